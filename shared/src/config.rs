@@ -1,0 +1,137 @@
+//! Configuration, read from environment variables in this one place.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `JOBS_TABLE` | required | DynamoDB table holding jobs and idempotency records |
+//! | `JOBS_QUEUE_URL` | required by `submit` | SQS queue the worker consumes |
+//! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
+//! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
+//! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
+//! | `LEASE_SECONDS` | 60 | how long a started attempt owns its job (> worker timeout) |
+//! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
+//! | `STATUS_RETRY_AFTER_SECONDS` | 2 | `Retry-After` on a job that is not finished |
+//! | `REENQUEUE_AFTER_SECONDS` | 60 | age after which a replayed, never-started job is enqueued again |
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub queue_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub job_retention: Duration,
+    pub max_attempts: u32,
+    pub lease: Duration,
+    pub worker_concurrency: usize,
+    pub status_retry_after: Duration,
+    pub reenqueue_after: Duration,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} must be {expected}, got {value:?}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+}
+
+/// DynamoDB's item limit is 400 KB and the input is stored in the item.
+const MAX_BODY_LIMIT: u64 = 300 * 1024;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let number =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                match lookup(name) {
+                    None => Ok(default),
+                    Some(raw) => raw
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or(ConfigError::Invalid {
+                            name,
+                            expected: "an integer within its documented range",
+                            value: raw,
+                        }),
+                }
+            };
+        Ok(Self {
+            table_name: lookup("JOBS_TABLE").ok_or(ConfigError::Missing("JOBS_TABLE"))?,
+            queue_url: lookup("JOBS_QUEUE_URL"),
+            max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, MAX_BODY_LIMIT)? as usize,
+            job_retention: Duration::from_secs(
+                number("JOB_RETENTION_HOURS", 168, 24, 24 * 365)? * 3600,
+            ),
+            max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
+            lease: Duration::from_secs(number("LEASE_SECONDS", 60, 1, 43_200)?),
+            worker_concurrency: number("WORKER_CONCURRENCY", 10, 1, 100)? as usize,
+            status_retry_after: Duration::from_secs(number(
+                "STATUS_RETRY_AFTER_SECONDS",
+                2,
+                1,
+                3600,
+            )?),
+            reenqueue_after: Duration::from_secs(number("REENQUEUE_AFTER_SECONDS", 60, 0, 86_400)?),
+        })
+    }
+
+    pub fn require_queue_url(&self) -> Result<&str, ConfigError> {
+        self.queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("JOBS_QUEUE_URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_table_is_set() {
+        let c = config(&[("JOBS_TABLE", "jobs")]).unwrap();
+        assert_eq!(c.table_name, "jobs");
+        assert_eq!(c.max_body_bytes, 65_536);
+        assert_eq!(c.job_retention, Duration::from_secs(168 * 3600));
+        assert_eq!(
+            c.require_queue_url(),
+            Err(ConfigError::Missing("JOBS_QUEUE_URL"))
+        );
+    }
+
+    #[test]
+    fn rejects_missing_and_out_of_range_values() {
+        assert_eq!(config(&[]), Err(ConfigError::Missing("JOBS_TABLE")));
+        assert!(config(&[("JOBS_TABLE", "t"), ("JOB_RETENTION_HOURS", "1")]).is_err());
+        assert!(config(&[("JOBS_TABLE", "t"), ("MAX_BODY_BYTES", "1000000")]).is_err());
+        assert!(config(&[("JOBS_TABLE", "t"), ("MAX_ATTEMPTS", "many")]).is_err());
+        let c = config(&[
+            ("JOBS_TABLE", "t"),
+            ("JOBS_QUEUE_URL", "http://q"),
+            ("MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!((c.max_attempts, c.require_queue_url()), (3, Ok("http://q")));
+    }
+}

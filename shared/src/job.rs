@@ -1,0 +1,372 @@
+//! The job and its state machine.
+//!
+//! ```text
+//! pending ──start──▶ running ──complete──▶ completed
+//!    ▲                 │  ├────fail──────▶ failed
+//!    └────release──────┘  └─(lease expiry: start again, by another delivery)
+//! pending/running ──cancel──▶ cancelled
+//! ```
+//!
+//! Every transition names the state it expects. Stores apply a transition as one conditional
+//! write, so a duplicated or stale actor loses the race and changes nothing; [`Job::apply`] is
+//! the reference semantics every store adapter must match.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{CorrelationId, IdempotencyKey, JobId, Owner};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    /// A job never leaves a terminal state.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Why a job failed (or why its last attempt failed), in a form clients can branch on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    /// Stable, documented, snake_case: `timeout`, `invalid_input`, `retries_exhausted`, ...
+    pub code: String,
+    /// Human-readable; never contains secrets or the job input.
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl JobError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>, retryable: bool) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable,
+        }
+    }
+}
+
+/// Progress a running handler reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub percent: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub owner: Owner,
+    pub job_type: String,
+    pub input: Value,
+    pub callback_url: Option<String>,
+    pub status: JobStatus,
+    /// Number of times a worker has started this job; also the fencing token of the lease.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// While `running`: until when the current attempt owns the job.
+    pub lease_until: Option<Timestamp>,
+    pub result: Option<Value>,
+    /// The final error of a failed job, or the last error of a job waiting for a retry.
+    pub error: Option<JobError>,
+    pub progress: Option<Progress>,
+    pub correlation_id: CorrelationId,
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// SHA-256 of the canonical request, to tell a replay from a key reused for other work.
+    pub fingerprint: String,
+    /// When the store may forget the job (DynamoDB TTL).
+    pub expires_at: Timestamp,
+}
+
+/// What a new job is made of; everything else starts at its initial value.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub owner: Owner,
+    pub job_type: String,
+    pub input: Value,
+    pub callback_url: Option<String>,
+    pub correlation_id: CorrelationId,
+    pub idempotency_key: Option<IdempotencyKey>,
+    pub fingerprint: String,
+}
+
+impl Job {
+    pub fn create(new: NewJob, now: Timestamp, retention: Duration) -> Self {
+        Self {
+            id: JobId::generate(),
+            owner: new.owner,
+            job_type: new.job_type,
+            input: new.input,
+            callback_url: new.callback_url,
+            status: JobStatus::Pending,
+            attempts: 0,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+            lease_until: None,
+            result: None,
+            error: None,
+            progress: None,
+            correlation_id: new.correlation_id,
+            idempotency_key: new.idempotency_key,
+            fingerprint: new.fingerprint,
+            expires_at: now.plus(retention),
+        }
+    }
+
+    /// The transition applied to this job, or why it does not apply.
+    pub fn apply(&self, t: &Transition) -> Result<Job, Rejected> {
+        let mut next = self.clone();
+        match t {
+            Transition::Start { now, lease_until } => {
+                let lease_expired = self.status == JobStatus::Running
+                    && self.lease_until.is_some_and(|until| until < *now);
+                if self.status != JobStatus::Pending && !lease_expired {
+                    return Err(Rejected);
+                }
+                next.status = JobStatus::Running;
+                next.attempts += 1;
+                next.lease_until = Some(*lease_until);
+                next.started_at = Some(self.started_at.unwrap_or(*now));
+                next.updated_at = *now;
+            }
+            Transition::Complete {
+                attempt,
+                now,
+                result,
+            } => {
+                self.expect_running(*attempt)?;
+                next.status = JobStatus::Completed;
+                next.result = Some(result.clone());
+                next.error = None;
+                next.finish(*now);
+            }
+            Transition::Fail {
+                attempt,
+                now,
+                error,
+            } => {
+                self.expect_running(*attempt)?;
+                next.status = JobStatus::Failed;
+                next.error = Some(error.clone());
+                next.finish(*now);
+            }
+            Transition::Release {
+                attempt,
+                now,
+                error,
+            } => {
+                self.expect_running(*attempt)?;
+                next.status = JobStatus::Pending;
+                next.error = Some(error.clone());
+                next.lease_until = None;
+                next.updated_at = *now;
+            }
+        }
+        Ok(next)
+    }
+
+    fn expect_running(&self, attempt: u32) -> Result<(), Rejected> {
+        if self.status == JobStatus::Running && self.attempts == attempt {
+            Ok(())
+        } else {
+            Err(Rejected)
+        }
+    }
+
+    fn finish(&mut self, now: Timestamp) {
+        self.lease_until = None;
+        self.finished_at = Some(now);
+        self.updated_at = now;
+    }
+}
+
+/// One step of the state machine, with the expectation that makes it safe to race.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// `pending` → `running`, or take over a `running` job whose lease expired before `now`.
+    /// Increments `attempts`; the new value fences every later step of this attempt.
+    Start {
+        now: Timestamp,
+        lease_until: Timestamp,
+    },
+    /// `running` (this attempt) → `completed`.
+    Complete {
+        attempt: u32,
+        now: Timestamp,
+        result: Value,
+    },
+    /// `running` (this attempt) → `failed`.
+    Fail {
+        attempt: u32,
+        now: Timestamp,
+        error: JobError,
+    },
+    /// `running` (this attempt) → `pending`: a retryable failure, to be delivered again.
+    Release {
+        attempt: u32,
+        now: Timestamp,
+        error: JobError,
+    },
+}
+
+impl Transition {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Start { .. } => "start",
+            Self::Complete { .. } => "complete",
+            Self::Fail { .. } => "fail",
+            Self::Release { .. } => "release",
+        }
+    }
+}
+
+/// The job was not in the state the transition expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pending() -> Job {
+        Job::create(
+            NewJob {
+                owner: Owner::anonymous(),
+                job_type: "demo.sleep".into(),
+                input: json!({"duration_ms": 1}),
+                callback_url: None,
+                correlation_id: CorrelationId::generate(),
+                idempotency_key: None,
+                fingerprint: "f".into(),
+            },
+            Timestamp::from_millis(1_000),
+            Duration::from_secs(60),
+        )
+    }
+
+    fn start(at: i64) -> Transition {
+        Transition::Start {
+            now: Timestamp::from_millis(at),
+            lease_until: Timestamp::from_millis(at + 100),
+        }
+    }
+
+    #[test]
+    fn happy_path_sets_timestamps_and_counts_attempts() {
+        let job = pending();
+        assert_eq!(job.expires_at, Timestamp::from_millis(61_000));
+        let running = job.apply(&start(2_000)).unwrap();
+        assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
+        assert_eq!(running.started_at, Some(Timestamp::from_millis(2_000)));
+        let done = running
+            .apply(&Transition::Complete {
+                attempt: 1,
+                now: Timestamp::from_millis(3_000),
+                result: json!({"ok": true}),
+            })
+            .unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.finished_at, Some(Timestamp::from_millis(3_000)));
+        assert_eq!(done.lease_until, None);
+    }
+
+    #[test]
+    fn terminal_states_accept_nothing() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        let failed = running
+            .apply(&Transition::Fail {
+                attempt: 1,
+                now: Timestamp::from_millis(3_000),
+                error: JobError::new("boom", "boom", false),
+            })
+            .unwrap();
+        assert!(failed.status.is_terminal());
+        assert_eq!(failed.apply(&start(10_000)), Err(Rejected));
+        assert_eq!(
+            failed.apply(&Transition::Complete {
+                attempt: 1,
+                now: Timestamp::from_millis(4_000),
+                result: json!(null)
+            }),
+            Err(Rejected)
+        );
+    }
+
+    #[test]
+    fn a_live_lease_blocks_a_second_start_and_an_expired_one_is_taken_over() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        assert_eq!(running.apply(&start(2_050)), Err(Rejected));
+        let taken = running.apply(&start(2_200)).unwrap();
+        assert_eq!(taken.attempts, 2);
+        assert_eq!(taken.started_at, Some(Timestamp::from_millis(2_000)));
+        // The first attempt is fenced off: it can no longer complete the job.
+        let stale = Transition::Complete {
+            attempt: 1,
+            now: Timestamp::from_millis(2_300),
+            result: json!(1),
+        };
+        assert_eq!(taken.apply(&stale), Err(Rejected));
+    }
+
+    #[test]
+    fn release_returns_the_job_to_pending_with_its_last_error() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        let released = running
+            .apply(&Transition::Release {
+                attempt: 1,
+                now: Timestamp::from_millis(2_500),
+                error: JobError::new("flaky", "try again", true),
+            })
+            .unwrap();
+        assert_eq!(released.status, JobStatus::Pending);
+        assert_eq!(released.error.as_ref().map(|e| e.retryable), Some(true));
+        assert_eq!(released.apply(&start(3_000)).unwrap().attempts, 2);
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(JobStatus::parse("done"), None);
+    }
+}

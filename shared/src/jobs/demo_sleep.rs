@@ -1,0 +1,140 @@
+//! `demo.sleep`: waits, then succeeds or fails on purpose. Drives demos and failure tests.
+//!
+//! Input: `{"duration_ms": N, "fail_attempts": K, "failure": "retryable" | "permanent"}`.
+//! The first K attempts fail with the given class (default `retryable`); later ones succeed.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::input::{into_result, object, optional_str, optional_u64, required_u64};
+use super::{JobContext, JobFailure, JobHandler};
+use crate::problem::FieldError;
+
+/// Longest sleep accepted: well inside the worker's Lambda timeout.
+pub const MAX_DURATION_MS: u64 = 20_000;
+const MAX_FAIL_ATTEMPTS: u64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSleep;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    duration: Duration,
+    fail_attempts: u64,
+    permanent: bool,
+}
+
+impl Plan {
+    fn parse(input: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let Some(obj) = object(
+            input,
+            &["duration_ms", "fail_attempts", "failure"],
+            &mut errors,
+        ) else {
+            return Err(errors);
+        };
+        let duration_ms = required_u64(obj, "duration_ms", MAX_DURATION_MS, &mut errors);
+        let fail_attempts = optional_u64(obj, "fail_attempts", MAX_FAIL_ATTEMPTS, &mut errors);
+        let permanent = match optional_str(obj, "failure", &mut errors) {
+            None | Some("retryable") => false,
+            Some("permanent") => true,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "/input/failure",
+                    "must be \"retryable\" or \"permanent\"",
+                ));
+                false
+            }
+        };
+        into_result(errors)?;
+        Ok(Self {
+            duration: Duration::from_millis(duration_ms.unwrap_or(0)),
+            fail_attempts: fail_attempts.unwrap_or(0),
+            permanent,
+        })
+    }
+}
+
+#[async_trait]
+impl JobHandler for DemoSleep {
+    fn job_type(&self) -> &'static str {
+        "demo.sleep"
+    }
+
+    fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>> {
+        Plan::parse(input).map(|_| ())
+    }
+
+    async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure> {
+        let plan = Plan::parse(input)
+            .map_err(|_| JobFailure::permanent("invalid_input", "input failed validation"))?;
+        tokio::time::sleep(plan.duration).await;
+        if u64::from(ctx.attempt) <= plan.fail_attempts {
+            let message = format!(
+                "failing attempt {} of the first {} on purpose",
+                ctx.attempt, plan.fail_attempts
+            );
+            return Err(if plan.permanent {
+                JobFailure::permanent("demo_failure", message)
+            } else {
+                JobFailure::retryable("demo_failure", message)
+            });
+        }
+        Ok(json!({
+            "slept_ms": plan.duration.as_millis() as u64,
+            "attempt": ctx.attempt,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CorrelationId, JobId};
+
+    fn ctx(attempt: u32) -> JobContext {
+        JobContext {
+            job_id: JobId::generate(),
+            attempt,
+            correlation_id: CorrelationId::generate(),
+        }
+    }
+
+    #[test]
+    fn validation_names_each_bad_field() {
+        let errs = DemoSleep
+            .validate(&json!({"duration_ms": -1, "failure": "sometimes", "extra": 1}))
+            .unwrap_err();
+        let pointers: Vec<_> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["/input/extra", "/input/duration_ms", "/input/failure"]
+        );
+        assert!(DemoSleep.validate(&json!({})).is_err());
+        assert!(DemoSleep.validate(&json!([1])).is_err());
+        assert!(DemoSleep
+            .validate(&json!({"duration_ms": MAX_DURATION_MS + 1}))
+            .is_err());
+        assert!(DemoSleep.validate(&json!({"duration_ms": 0})).is_ok());
+    }
+
+    #[tokio::test]
+    async fn fails_the_first_attempts_with_the_requested_class() {
+        let input = json!({"duration_ms": 0, "fail_attempts": 2, "failure": "permanent"});
+        let first = DemoSleep.run(&ctx(1), &input).await.unwrap_err();
+        assert!(!first.is_retryable());
+        assert!(DemoSleep.run(&ctx(2), &input).await.is_err());
+        let third = DemoSleep.run(&ctx(3), &input).await.unwrap();
+        assert_eq!(third, json!({"slept_ms": 0, "attempt": 3}));
+
+        let retryable = json!({"duration_ms": 0, "fail_attempts": 1});
+        assert!(DemoSleep
+            .run(&ctx(1), &retryable)
+            .await
+            .unwrap_err()
+            .is_retryable());
+    }
+}

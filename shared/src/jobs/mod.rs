@@ -1,0 +1,114 @@
+//! Job types: what a job of a given `type` validates at submit and does in the worker.
+//!
+//! A [`JobHandler`] validates its input before the job is accepted, so bad input never reaches
+//! the queue, and classifies each failure as retryable or permanent, so the worker knows
+//! whether trying again can help.
+
+mod csv_summary;
+mod demo_sleep;
+mod input;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use thiserror::Error;
+
+pub use csv_summary::CsvSummary;
+pub use demo_sleep::DemoSleep;
+
+use crate::ids::{CorrelationId, JobId};
+use crate::job::JobError;
+use crate::problem::FieldError;
+
+/// What a handler knows about the attempt it runs in.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    pub job_id: JobId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub correlation_id: CorrelationId,
+}
+
+/// How a job attempt failed. The class decides what the worker does next.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum JobFailure {
+    /// Trying again may succeed (a downstream timed out, a resource was busy).
+    #[error("{code}: {message}")]
+    Retryable { code: String, message: String },
+    /// Trying again cannot succeed (the input is wrong for this job); fail the job now.
+    #[error("{code}: {message}")]
+    Permanent { code: String, message: String },
+}
+
+impl JobFailure {
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Retryable {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Permanent {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable { .. })
+    }
+
+    pub fn to_job_error(&self) -> JobError {
+        match self {
+            Self::Retryable { code, message } => JobError::new(code, message, true),
+            Self::Permanent { code, message } => JobError::new(code, message, false),
+        }
+    }
+}
+
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// The `type` clients name in `POST /jobs`, e.g. `csv.summary`.
+    fn job_type(&self) -> &'static str;
+
+    /// Checks the input before the job is accepted. Pointers are relative to `/input`.
+    fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>>;
+
+    /// Does the work. Only called with input that passed [`JobHandler::validate`].
+    async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure>;
+}
+
+/// The job types a deployment knows, keyed by type name.
+#[derive(Clone, Default)]
+pub struct JobRegistry {
+    handlers: BTreeMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+impl JobRegistry {
+    /// The job types shipped with `accepted`.
+    pub fn builtin() -> Self {
+        Self::default().with(CsvSummary).with(DemoSleep)
+    }
+
+    pub fn with(mut self, handler: impl JobHandler) -> Self {
+        self.handlers.insert(handler.job_type(), Arc::new(handler));
+        self
+    }
+
+    pub fn get(&self, job_type: &str) -> Option<Arc<dyn JobHandler>> {
+        self.handlers.get(job_type).cloned()
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.handlers.keys().copied()
+    }
+}
+
+impl std::fmt::Debug for JobRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.types()).finish()
+    }
+}

@@ -1,0 +1,29 @@
+//! `accepted-core`: the domain of the accepted job API and its ports, with the AWS adapters.
+//!
+//! The domain (jobs, their state machine, validation, problem details) knows nothing of
+//! Lambda. Entry points in `functions/` translate events into calls on the ports defined in
+//! [`ports`], implemented by the adapters in [`aws`].
+
+pub mod aws;
+pub mod config;
+pub mod fingerprint;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod ids;
+pub mod job;
+pub mod jobs;
+pub mod logging;
+pub mod message;
+pub mod ports;
+pub mod problem;
+pub mod request;
+pub mod time;
+pub mod view;
+
+pub use config::Config;
+pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
+pub use job::{Job, JobError, JobStatus, NewJob, Transition};
+pub use message::JobMessage;
+pub use ports::{CreateOutcome, JobQueue, JobStore, QueueError, StoreError, TransitionError};
+pub use problem::{ApiError, FieldError, Problem};
+pub use time::Timestamp;

@@ -1,0 +1,170 @@
+//! RFC 9457 problem details, and the one place API errors become HTTP statuses.
+//!
+//! Problem `type`s are relative URIs under `/problems/`, listed in the README; clients branch
+//! on `type`, never on `title` or `detail`.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::ids::CorrelationId;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// A field-level validation error; `pointer` is a JSON Pointer (RFC 6901) into the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the HTTP API can answer with instead of success.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("header {header} is invalid: {reason}")]
+    InvalidHeader {
+        header: &'static str,
+        reason: &'static str,
+    },
+    #[error("the request is invalid")]
+    Validation(Vec<FieldError>),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the request body is {actual} bytes; the limit is {limit}")]
+    PayloadTooLarge { actual: usize, limit: usize },
+    #[error("content type {0:?} is not supported; send application/json")]
+    UnsupportedMediaType(String),
+    #[error("job not found")]
+    NotFound,
+    #[error("{0} is not supported on this resource")]
+    MethodNotAllowed(String),
+    #[error("the service is temporarily unavailable; retry later")]
+    Unavailable { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MalformedJson(_) | Self::InvalidHeader { .. } => 400,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::Validation(_) | Self::IdempotencyKeyReused => 422,
+            Self::Internal => 500,
+            Self::Unavailable { .. } => 503,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            Self::InvalidHeader { .. } => ("invalid-header", "Invalid header"),
+            Self::Validation(_) => ("validation-failed", "Validation failed"),
+            Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            Self::NotFound => ("not-found", "Not found"),
+            Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Self::Unavailable { .. } => ("unavailable", "Service unavailable"),
+            Self::Internal => ("internal", "Internal error"),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, when the error says so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    pub fn to_problem(&self, instance: Option<&str>, correlation_id: &CorrelationId) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title,
+            status: self.status(),
+            detail: self.to_string(),
+            instance: instance.map(str::to_owned),
+            correlation_id: correlation_id.as_str().to_owned(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// The JSON body of an error response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    pub correlation_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn validation_errors_carry_their_fields() {
+        let cid = CorrelationId::parse("c-1").unwrap();
+        let err = ApiError::Validation(vec![FieldError::new("/type", "unknown job type")]);
+        let body = serde_json::to_value(err.to_problem(Some("/jobs"), &cid)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "type": "/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "the request is invalid",
+                "instance": "/jobs",
+                "correlation_id": "c-1",
+                "errors": [{"pointer": "/type", "message": "unknown job type"}]
+            })
+        );
+    }
+
+    #[test]
+    fn each_error_class_has_its_status() {
+        let statuses: Vec<u16> = [
+            ApiError::MalformedJson("x".into()),
+            ApiError::PayloadTooLarge {
+                actual: 2,
+                limit: 1,
+            },
+            ApiError::UnsupportedMediaType("text/plain".into()),
+            ApiError::IdempotencyKeyReused,
+            ApiError::NotFound,
+            ApiError::Unavailable {
+                retry_after_secs: 1,
+            },
+        ]
+        .iter()
+        .map(ApiError::status)
+        .collect();
+        assert_eq!(statuses, vec![400, 413, 415, 422, 404, 503]);
+    }
+}

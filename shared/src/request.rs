@@ -1,0 +1,235 @@
+//! Validation of `POST /jobs`: every check that must pass before anything is written.
+//!
+//! Order matters and is part of the contract: media type (415), size (413), JSON syntax (400),
+//! then structure and job input together (422, every field error at once).
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::jobs::JobRegistry;
+use crate::problem::{ApiError, FieldError};
+
+pub const MAX_CALLBACK_URL_LEN: usize = 2048;
+const ALLOWED_FIELDS: [&str; 3] = ["type", "input", "callback_url"];
+
+/// A `POST /jobs` body that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitRequest {
+    pub job_type: String,
+    pub input: Value,
+    pub callback_url: Option<String>,
+}
+
+/// `application/json`, optionally with parameters such as `charset=utf-8`.
+pub fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let raw = content_type.unwrap_or("");
+    let essence = raw.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(raw.to_owned()))
+    }
+}
+
+pub fn parse_submit(
+    content_type: Option<&str>,
+    body: &[u8],
+    max_body_bytes: usize,
+    registry: &JobRegistry,
+) -> Result<SubmitRequest, ApiError> {
+    check_media_type(content_type)?;
+    if body.len() > max_body_bytes {
+        return Err(ApiError::PayloadTooLarge {
+            actual: body.len(),
+            limit: max_body_bytes,
+        });
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )]));
+    };
+    validate_fields(obj, registry)
+}
+
+fn validate_fields(
+    mut obj: Map<String, Value>,
+    registry: &JobRegistry,
+) -> Result<SubmitRequest, ApiError> {
+    let mut errors = Vec::new();
+    for key in obj.keys().filter(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
+        errors.push(FieldError::new(
+            format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+            "unknown field; allowed: type, input, callback_url",
+        ));
+    }
+
+    let job_type = match obj.remove("type") {
+        Some(Value::String(t)) => match registry.get(&t) {
+            Some(_) => Some(t),
+            None => {
+                let known: Vec<_> = registry.types().collect();
+                errors.push(FieldError::new(
+                    "/type",
+                    format!("unknown job type; known types: {}", known.join(", ")),
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("/type", "must be a string"));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("/type", "is required"));
+            None
+        }
+    };
+
+    let input = obj.remove("input");
+    if input.is_none() {
+        errors.push(FieldError::new("/input", "is required"));
+    }
+    if let (Some(t), Some(input)) = (&job_type, &input) {
+        if let Some(Err(field_errors)) = registry.get(t).map(|h| h.validate(input)) {
+            errors.extend(field_errors);
+        }
+    }
+
+    let callback_url = match obj.remove("callback_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(u)) => match check_callback_url(&u) {
+            Ok(()) => Some(u),
+            Err(message) => {
+                errors.push(FieldError::new("/callback_url", message));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("/callback_url", "must be a string"));
+            None
+        }
+    };
+
+    match (job_type, input) {
+        (Some(job_type), Some(input)) if errors.is_empty() => Ok(SubmitRequest {
+            job_type,
+            input,
+            callback_url,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Syntax-level checks of a callback URL. Address checks (no private ranges) happen on top
+/// of these wherever the URL is resolved.
+fn check_callback_url(raw: &str) -> Result<(), &'static str> {
+    if raw.len() > MAX_CALLBACK_URL_LEN {
+        return Err("must be at most 2048 characters");
+    }
+    let url = Url::parse(raw).map_err(|_| "must be an absolute URL")?;
+    if url.scheme() != "https" {
+        return Err("must use https");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(body: &str) -> Result<SubmitRequest, ApiError> {
+        parse_submit(
+            Some("application/json; charset=utf-8"),
+            body.as_bytes(),
+            1024,
+            &JobRegistry::builtin(),
+        )
+    }
+
+    fn pointers(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::Validation(errors) => errors.into_iter().map(|e| e.pointer).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_a_valid_request() {
+        let req = parse(
+            r#"{"type":"demo.sleep","input":{"duration_ms":5},"callback_url":"https://example.com/h"}"#,
+        )
+        .unwrap();
+        assert_eq!(req.job_type, "demo.sleep");
+        assert_eq!(req.input, json!({"duration_ms": 5}));
+        assert_eq!(req.callback_url.as_deref(), Some("https://example.com/h"));
+    }
+
+    #[test]
+    fn each_class_of_bad_input_has_its_own_error() {
+        let registry = JobRegistry::builtin();
+        let body = br#"{"type":"demo.sleep","input":{"duration_ms":5}}"#;
+        assert_eq!(
+            parse_submit(Some("text/plain"), body, 1024, &registry)
+                .unwrap_err()
+                .status(),
+            415
+        );
+        assert_eq!(
+            parse_submit(None, body, 1024, &registry)
+                .unwrap_err()
+                .status(),
+            415
+        );
+        assert_eq!(
+            parse_submit(Some("application/json"), body, 10, &registry)
+                .unwrap_err()
+                .status(),
+            413
+        );
+        assert_eq!(parse("{not json").unwrap_err().status(), 400);
+        assert_eq!(parse("").unwrap_err().status(), 400);
+        assert_eq!(pointers(parse("[1]").unwrap_err()), [""]);
+    }
+
+    #[test]
+    fn reports_every_field_error_at_once() {
+        let err =
+            parse(r#"{"type":"nope","input":{},"callback_url":"http://example.com","x/y":1}"#)
+                .unwrap_err();
+        assert_eq!(pointers(err), ["/x~1y", "/type", "/callback_url"]);
+        let err = parse(r#"{"type":"demo.sleep","input":{"duration_ms":"soon"}}"#).unwrap_err();
+        assert_eq!(pointers(err), ["/input/duration_ms"]);
+        assert_eq!(pointers(parse(r#"{"input":{}}"#).unwrap_err()), ["/type"]);
+        assert_eq!(
+            pointers(parse(r#"{"type":"demo.sleep"}"#).unwrap_err()),
+            ["/input"]
+        );
+    }
+
+    #[test]
+    fn callback_urls_must_be_plain_https() {
+        for bad in [
+            "ftp://example.com/x",
+            "https://user:pw@example.com/",
+            "not a url",
+            "https://",
+            "mailto:ops@example.com",
+        ] {
+            let body =
+                json!({"type": "demo.sleep", "input": {"duration_ms": 1}, "callback_url": bad});
+            let err = parse(&body.to_string()).unwrap_err();
+            assert_eq!(pointers(err), ["/callback_url"], "{bad}");
+        }
+    }
+}
