@@ -1,1 +1,22 @@
-fn main() {}
+//! Lambda entry point of `GET /jobs/{id}`: wiring only; the logic is in the library.
+
+use std::sync::Arc;
+
+use accepted_core::aws::{load_config, DynamoJobStore};
+use accepted_core::{logging, Config};
+use accepted_status::{handle, Status};
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = Config::from_env()?;
+    let aws = load_config().await;
+    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let status = Arc::new(Status::new(Arc::new(store), &config));
+    lambda_http::run(service_fn(move |req: Request| {
+        let status = Arc::clone(&status);
+        async move { Ok::<_, Error>(handle(&status, req).await) }
+    }))
+    .await
+}

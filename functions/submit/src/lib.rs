@@ -1,1 +1,211 @@
+//! `POST /jobs`: validate, store the job with its idempotency key, enqueue, answer `202`.
+//!
+//! The handler is a plain async function over the ports, so the Lambda entry point, the local
+//! server and the tests all run exactly this code.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::http::{
+    correlation_of, header_str, json_response, owner_of, problem_response, request_id_of,
+    set_header, IDEMPOTENCY_HEADER, REPLAYED_HEADER,
+};
+use accepted_core::jobs::JobRegistry;
+use accepted_core::request::parse_submit;
+use accepted_core::view::{job_path, JobView};
+use accepted_core::{
+    fingerprint::fingerprint, ApiError, Config, CorrelationId, CreateOutcome, IdempotencyKey, Job,
+    JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError, Timestamp,
+};
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use tracing::{error, info, info_span, warn, Instrument};
+
+/// What a client should wait before retrying after the store or queue failed.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// The submit handler's dependencies, built once per cold start.
+pub struct Submit {
+    pub store: Arc<dyn JobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub registry: JobRegistry,
+    pub max_body_bytes: usize,
+    pub job_retention: Duration,
+    pub reenqueue_after: Duration,
+    pub retry_after: Duration,
+}
+
+impl Submit {
+    pub fn new(
+        store: Arc<dyn JobStore>,
+        queue: Arc<dyn JobQueue>,
+        registry: JobRegistry,
+        config: &Config,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            registry,
+            max_body_bytes: config.max_body_bytes,
+            job_retention: config.job_retention,
+            reenqueue_after: config.reenqueue_after,
+            retry_after: config.status_retry_after,
+        }
+    }
+}
+
+/// A job the request created, or the job an earlier identical request created.
+struct Accepted {
+    job: Job,
+    replayed: bool,
+}
+
+pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
+    let correlation_id = correlation_of(&req);
+    let span = info_span!(
+        "submit",
+        correlation_id = %correlation_id,
+        request_id = request_id_of(&req).unwrap_or_default(),
+        job_id = tracing::field::Empty,
+    );
+    async {
+        let result = if req.method() == Method::POST {
+            accept(submit, &req, &correlation_id).await
+        } else {
+            Err(ApiError::MethodNotAllowed(req.method().to_string()))
+        };
+        match result {
+            Ok(accepted) => respond(submit, &accepted, &correlation_id),
+            Err(err) => {
+                let status = err.status();
+                if status >= 500 {
+                    error!(status, error = %err, "submit failed");
+                } else {
+                    info!(status, error = %err, "submit rejected");
+                }
+                problem_response(&err, "/jobs", &correlation_id)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn accept(
+    submit: &Submit,
+    req: &Request,
+    correlation_id: &CorrelationId,
+) -> Result<Accepted, ApiError> {
+    let owner: Owner = owner_of(req);
+    let idempotency_key = match header_str(req, IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(raw) => Some(IdempotencyKey::parse(raw).ok_or(ApiError::InvalidHeader {
+            header: "Idempotency-Key",
+            reason: "must be 1 to 255 visible ASCII characters",
+        })?),
+    };
+    let content_type = header_str(req, header::CONTENT_TYPE.as_str());
+    let request = parse_submit(
+        content_type,
+        req.body().as_ref(),
+        submit.max_body_bytes,
+        &submit.registry,
+    )?;
+
+    let fingerprint = fingerprint(
+        &request.job_type,
+        &request.input,
+        request.callback_url.as_deref(),
+    );
+    let now = Timestamp::now();
+    let job = Job::create(
+        NewJob {
+            owner,
+            job_type: request.job_type,
+            input: request.input,
+            callback_url: request.callback_url,
+            correlation_id: correlation_id.clone(),
+            idempotency_key,
+            fingerprint,
+        },
+        now,
+        submit.job_retention,
+    );
+
+    match submit.store.create(&job).await.map_err(store_error)? {
+        CreateOutcome::Created(job) => {
+            tracing::Span::current().record("job_id", job.id.as_str());
+            enqueue(submit, &job).await?;
+            info!(job_type = %job.job_type, "job accepted");
+            Ok(Accepted {
+                job,
+                replayed: false,
+            })
+        }
+        CreateOutcome::Replayed(job) => {
+            tracing::Span::current().record("job_id", job.id.as_str());
+            // The first request may have died between storing and enqueuing: a replay of a
+            // job that never started, old enough that its message should have been consumed,
+            // enqueues it again. A duplicate message is harmless: workers start a job only
+            // from `pending`, by a conditional write.
+            let stalled = job.status == JobStatus::Pending
+                && job.attempts == 0
+                && now.since(job.created_at) >= submit.reenqueue_after;
+            if stalled {
+                warn!("replayed job never started; enqueuing it again");
+                enqueue(submit, &job).await?;
+            }
+            info!("idempotent replay");
+            Ok(Accepted {
+                job,
+                replayed: true,
+            })
+        }
+    }
+}
+
+async fn enqueue(submit: &Submit, job: &Job) -> Result<(), ApiError> {
+    let message = JobMessage::new(job.id.clone(), job.correlation_id.clone());
+    submit.queue.send(&message).await.map_err(|err| {
+        // The job is stored but not queued. A replay of this request (same key) after
+        // `REENQUEUE_AFTER_SECONDS` enqueues it again.
+        error!(error = %err, "job stored but not enqueued");
+        ApiError::Unavailable {
+            retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+        }
+    })
+}
+
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::KeyReused => ApiError::IdempotencyKeyReused,
+        StoreError::Unavailable(detail) => {
+            error!(error = %detail, "job store unavailable");
+            ApiError::Unavailable {
+                retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+            }
+        }
+        StoreError::Corrupt(detail) => {
+            error!(error = %detail, "job store returned a corrupt item");
+            ApiError::Internal
+        }
+    }
+}
+
+fn respond(submit: &Submit, accepted: &Accepted, correlation_id: &CorrelationId) -> Response<Body> {
+    let job = &accepted.job;
+    let mut res = json_response(StatusCode::ACCEPTED, &JobView::from(job), correlation_id);
+    set_header(
+        &mut res,
+        header::LOCATION.as_str(),
+        &job_path(job.id.as_str()),
+    );
+    if !job.status.is_terminal() {
+        let secs = submit.retry_after.as_secs().max(1).to_string();
+        set_header(&mut res, header::RETRY_AFTER.as_str(), &secs);
+    }
+    if accepted.replayed {
+        set_header(&mut res, REPLAYED_HEADER, "true");
+    }
+    res
+}

@@ -1,1 +1,33 @@
-fn main() {}
+//! Lambda entry point of the SQS worker: wiring only; the logic is in the library.
+
+use std::sync::Arc;
+
+use accepted_core::aws::{load_config, DynamoJobStore};
+use accepted_core::jobs::JobRegistry;
+use accepted_core::{logging, Config, Timestamp};
+use accepted_worker::{handle_batch, Worker};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = Config::from_env()?;
+    let aws = load_config().await;
+    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let worker = Arc::new(Worker::new(
+        Arc::new(store),
+        JobRegistry::builtin(),
+        &config,
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let worker = Arc::clone(&worker);
+        async move {
+            let deadline = i64::try_from(event.context.deadline)
+                .ok()
+                .map(Timestamp::from_millis);
+            Ok::<_, Error>(handle_batch(&worker, event.payload, deadline).await)
+        }
+    }))
+    .await
+}

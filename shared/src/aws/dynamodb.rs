@@ -39,6 +39,10 @@ impl DynamoJobStore {
         }
     }
 
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
     async fn create_with_key(&self, job: &Job) -> Result<CreateOutcome, StoreError> {
         let Some(key) = &job.idempotency_key else {
             return Err(StoreError::Corrupt("job has no idempotency key".into()));

@@ -21,6 +21,10 @@ impl SqsJobQueue {
             queue_url: queue_url.into(),
         }
     }
+
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), queue_url)
+    }
 }
 
 #[async_trait]
