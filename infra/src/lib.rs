@@ -1,1 +1,113 @@
+//! Creates the DynamoDB tables and SQS queues of `template.yaml` on an AWS emulator (moto
+//! server, LocalStack), from the template itself, so local resources cannot drift from what
+//! `sam deploy` creates: same keys, indexes, TTL, queue attributes and redrive policy.
+//!
+//! Every resource is named `<prefix>-<LogicalId>`; tests use a fresh prefix each, which gives
+//! each test its own table and queues on one emulator. A property the bootstrap does not
+//! know is an error, not silently skipped.
 
+mod dynamodb;
+mod sqs;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use template::Resolved;
+pub use template::Template;
+
+#[derive(Debug, Error)]
+pub enum BootstrapError {
+    #[error("template: {0}")]
+    Template(String),
+    #[error("{resource}: {message}")]
+    Unsupported { resource: String, message: String },
+    #[error("{resource}: AWS call failed: {message}")]
+    Aws { resource: String, message: String },
+}
+
+/// What the bootstrap created.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub prefix: String,
+    /// Logical id → table name.
+    pub tables: BTreeMap<String, String>,
+    /// Logical id → queue URL.
+    pub queues: BTreeMap<String, String>,
+    /// The template's `Outputs` that resolve locally (`JobsQueueUrl`, ...).
+    pub outputs: BTreeMap<String, String>,
+    /// The environment the template gives its functions, pointing at these resources.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Stack {
+    pub fn output(&self, name: &str) -> Result<&str, BootstrapError> {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| BootstrapError::Template(format!("output {name} did not resolve")))
+    }
+}
+
+/// `template.yaml` at the workspace root.
+pub fn default_template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+}
+
+pub async fn bootstrap(
+    template: &Template,
+    prefix: &str,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Stack, BootstrapError> {
+    let mut resolved = Resolved::new();
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+
+    let mut tables = BTreeMap::new();
+    for (id, props) in template.resources_of_type("AWS::DynamoDB::Table") {
+        let name = format!("{prefix}-{id}");
+        let physical = dynamodb::create_table(&dynamo, &id, &name, &props).await?;
+        tables.insert(id.clone(), name);
+        resolved.insert(id, physical);
+    }
+
+    // Queues first without their redrive policy, which names another queue's ARN.
+    let queues_props = template.resources_of_type("AWS::SQS::Queue");
+    let mut queues = BTreeMap::new();
+    for (id, props) in &queues_props {
+        let name = format!("{prefix}-{id}");
+        let physical = sqs::create_queue(&sqs, id, &name, props).await?;
+        queues.insert(id.clone(), physical.reference.clone());
+        resolved.insert(id.clone(), physical);
+    }
+    for (id, props) in &queues_props {
+        if let Some(redrive) = props.get("RedrivePolicy") {
+            let url = &queues[id];
+            sqs::set_redrive_policy(&sqs, template, id, url, redrive, &resolved, prefix).await?;
+        }
+    }
+
+    Ok(Stack {
+        prefix: prefix.to_owned(),
+        tables,
+        queues,
+        outputs: template.outputs(&resolved, prefix),
+        env: template.function_environment(&resolved, prefix),
+    })
+}
+
+fn aws_error(resource: &str, err: impl std::fmt::Display) -> BootstrapError {
+    BootstrapError::Aws {
+        resource: resource.to_owned(),
+        message: err.to_string(),
+    }
+}
+
+fn unsupported(resource: &str, message: impl Into<String>) -> BootstrapError {
+    BootstrapError::Unsupported {
+        resource: resource.to_owned(),
+        message: message.into(),
+    }
+}

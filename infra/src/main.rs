@@ -1,1 +1,45 @@
-fn main() {}
+//! `accepted-bootstrap`: create the template's tables and queues on an emulator and print
+//! the environment the functions need, as shell `export` lines.
+//!
+//! ```sh
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5151 accepted-bootstrap --prefix accepted
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use accepted_infra::{bootstrap, default_template_path, Template};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let mut template = default_template_path();
+    let mut prefix = "accepted".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--template", Some(v)) => template = PathBuf::from(v),
+            ("--prefix", Some(v)) => prefix = v,
+            _ => {
+                eprintln!("usage: accepted-bootstrap [--template FILE] [--prefix NAME]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let stack = match Template::load(&template) {
+        Ok(t) => bootstrap(&t, &prefix, &sdk).await,
+        Err(e) => Err(e),
+    };
+    match stack {
+        Ok(stack) => {
+            for (k, v) in stack.env.iter().chain(stack.outputs.iter()) {
+                println!("export {k}='{v}'");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bootstrap failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts and stops the project's moto server (AWS emulator) on 127.0.0.1.
+#   infra/moto.sh start   start it (if not running) and print its URL
+#   infra/moto.sh stop    stop the server this script started, by its PID
+#   infra/moto.sh url     print its URL
+# Port: MOTO_PORT (default 5151). Logs: .local/moto.log.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+local_dir="$root/.local"
+port="${MOTO_PORT:-5151}"
+url="http://127.0.0.1:$port"
+pid_file="$local_dir/moto.pid"
+
+running() { [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
+
+case "${1:-}" in
+  start)
+    if running; then echo "$url"; exit 0; fi
+    [[ -x "$local_dir/venv/bin/moto_server" ]] || "$root/infra/setup.sh"
+    mkdir -p "$local_dir"
+    "$local_dir/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$local_dir/moto.log" 2>&1 &
+    echo $! >"$pid_file"
+    for _ in $(seq 1 100); do
+      if curl -fsS -o /dev/null "$url/moto-api/data.json" 2>/dev/null; then
+        echo "$url"
+        exit 0
+      fi
+      running || break
+      sleep 0.1
+    done
+    echo "moto server did not start on $url; see $local_dir/moto.log" >&2
+    exit 1
+    ;;
+  stop)
+    if running; then
+      kill "$(cat "$pid_file")"
+      for _ in $(seq 1 50); do running || break; sleep 0.1; done
+    fi
+    rm -f "$pid_file"
+    ;;
+  url)
+    echo "$url"
+    ;;
+  *)
+    echo "usage: $0 start|stop|url" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the tooling the tests need into project-local virtualenvs (idempotent):
+#   .local/venv      moto server, cargo-lambda, ziglang
+#   .local/venv-sam  aws-sam-cli and cfn-lint (own venv: SAM pins an older boto3 than moto)
+# Versions are pinned so a fresh machine gets what CI was measured with.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+local_dir="$root/.local"
+python="${PYTHON:-python3}"
+
+MOTO_SPEC='moto[server]==5.2.5'
+CARGO_LAMBDA_SPEC='cargo-lambda==1.9.2'
+ZIG_SPEC='ziglang==0.17.1'
+SAM_SPEC='aws-sam-cli==1.170.0'
+CFN_LINT_SPEC='cfn-lint==1.58.0'
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+ensure_venv() { # dir marker specs...
+  local dir="$1" marker="$2"
+  shift 2
+  if [[ -f "$dir/.installed" && "$(cat "$dir/.installed")" == "$marker" ]]; then
+    return 0
+  fi
+  log "creating $dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$marker" > "$dir/.installed"
+}
+
+mkdir -p "$local_dir"
+ensure_venv "$local_dir/venv" "$MOTO_SPEC $CARGO_LAMBDA_SPEC $ZIG_SPEC" \
+  "$MOTO_SPEC" "$CARGO_LAMBDA_SPEC" "$ZIG_SPEC"
+# cargo-lambda looks for `zig` on PATH; the ziglang wheel ships it inside site-packages.
+zig_bin="$(find "$local_dir/venv/lib" -path '*ziglang/zig' -type f | head -n 1)"
+[[ -n "$zig_bin" ]] && ln -sf "$zig_bin" "$local_dir/venv/bin/zig"
+
+if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
+  ensure_venv "$local_dir/venv-sam" "$SAM_SPEC $CFN_LINT_SPEC" "$SAM_SPEC" "$CFN_LINT_SPEC"
+  ln -sf "$local_dir/venv/bin/zig" "$local_dir/venv-sam/bin/zig"
+fi
+log "tooling ready in $local_dir"
