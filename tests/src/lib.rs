@@ -1,1 +1,325 @@
+//! Harness of the end-to-end tests: a private stack on the emulator per test, built from
+//! `template.yaml`, and the real handlers wired to the real AWS adapters.
+//!
+//! The tests need an AWS emulator on loopback (`AWS_ENDPOINT_URL`); `infra/test.sh` starts
+//! moto server and sets it. They refuse to run against anything but 127.0.0.1/localhost, so a
+//! stray AWS profile can never make them touch a real account.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::aws::{DynamoJobStore, SqsJobQueue};
+use accepted_core::jobs::JobRegistry;
+use accepted_core::{Config, Job, JobId, JobStore};
+use accepted_infra::{bootstrap, default_template_path, Stack, Template};
+use accepted_status::Status;
+use accepted_submit::Submit;
+use accepted_worker::Worker;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequestContext,
+};
+use lambda_http::http::{self, Method};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+pub struct TestStack {
+    pub stack: Stack,
+    pub config: Config,
+    pub sdk: aws_config::SdkConfig,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub store: Arc<DynamoJobStore>,
+    pub submit: Submit,
+    pub status: Status,
+    pub worker: Arc<Worker>,
+    pub queue_url: String,
+    pub dlq_url: String,
+}
+
+/// The emulator endpoint, refusing anything that is not on this machine.
+pub fn emulator_endpoint() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let local = ["http://127.0.0.1:", "http://localhost:"]
+        .iter()
+        .any(|p| endpoint.starts_with(p));
+    assert!(
+        local,
+        "these tests need an AWS emulator on loopback: run them with infra/test.sh, \
+         or start one with infra/moto.sh start and export AWS_ENDPOINT_URL (got {endpoint:?})"
+    );
+    endpoint
+}
+
+impl TestStack {
+    /// A fresh stack with the built-in job types.
+    pub async fn new() -> Self {
+        Self::with_registry(JobRegistry::builtin(), &[]).await
+    }
+
+    /// A fresh stack; `overrides` replace environment variables the template sets.
+    pub async fn with_registry(registry: JobRegistry, overrides: &[(&str, &str)]) -> Self {
+        emulator_endpoint();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let template = Template::load(&default_template_path()).expect("template.yaml loads");
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let stack = bootstrap(&template, &prefix, &sdk)
+            .await
+            .expect("bootstrap on the emulator");
+        let mut env: HashMap<String, String> = stack.env.clone().into_iter().collect();
+        for (k, v) in overrides {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("template env is valid");
+        let store = Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name));
+        let queue_url = config.require_queue_url().expect("queue url").to_owned();
+        let queue = Arc::new(SqsJobQueue::from_sdk_config(&sdk, &queue_url));
+        let dlq_url = stack
+            .output("JobsDeadLetterQueueUrl")
+            .expect("dlq output")
+            .to_owned();
+        Self {
+            submit: Submit::new(store.clone(), queue, registry.clone(), &config),
+            status: Status::new(store.clone(), &config),
+            worker: Arc::new(Worker::new(store.clone(), registry, &config)),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            store,
+            stack,
+            config,
+            sdk,
+            queue_url,
+            dlq_url,
+        }
+    }
+
+    pub async fn post_job(
+        &self,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (Response<Body>, Value) {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.post_raw(body.to_string().as_bytes(), &all, None).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        body: &[u8],
+        headers: &[(&str, &str)],
+        owner: Option<&str>,
+    ) -> (Response<Body>, Value) {
+        let req = request(Method::POST, "/jobs", body, headers, owner);
+        let res = accepted_submit::handle(&self.submit, req).await;
+        split(res)
+    }
+
+    pub async fn get_job(&self, id: &str, owner: Option<&str>) -> (Response<Body>, Value) {
+        let req = request(Method::GET, &format!("/jobs/{id}"), b"", &[], owner)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]));
+        split(accepted_status::handle(&self.status, req).await)
+    }
+
+    pub async fn stored(&self, id: &str) -> Job {
+        let id = JobId::parse(id).expect("job id");
+        self.store
+            .get(&id)
+            .await
+            .expect("store")
+            .expect("job exists")
+    }
+
+    /// Messages currently on `queue_url`, received (and thereby hidden) up to `max`.
+    pub async fn receive(&self, queue_url: &str, max: i32) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages((max - all.len() as i32).clamp(1, 10))
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let got = out.messages.unwrap_or_default();
+            if got.is_empty() || all.len() + got.len() >= max as usize {
+                all.extend(got);
+                return all;
+            }
+            all.extend(got);
+        }
+    }
+
+    pub async fn queue_depth(&self, queue_url: &str) -> (u64, u64) {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        let get = |n: QueueAttributeName| attrs.get(&n).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+
+    /// One poll of the event source mapping: receive up to 10 messages, invoke the worker
+    /// with them as an SQS event, delete the ones it did not report as failed, and make the
+    /// failed ones visible again at once (the test stands in for the visibility timeout).
+    /// Returns the worker's response, or `None` when the queue was empty.
+    pub async fn poll_worker_once(&self) -> Option<SqsBatchResponse> {
+        let messages = self.receive(&self.queue_url, 10).await;
+        if messages.is_empty() {
+            return None;
+        }
+        let event = sqs_event(&messages);
+        let response = accepted_worker::handle_batch(&self.worker, event, None).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &messages {
+            let handle = m.receipt_handle().unwrap_or_default();
+            if failed.contains(&m.message_id().unwrap_or_default()) {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .expect("change visibility");
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        Some(response)
+    }
+
+    /// Polls until the queue is empty, at most `max_polls` times; returns the responses.
+    pub async fn drain(&self, max_polls: usize) -> Vec<SqsBatchResponse> {
+        let mut responses = Vec::new();
+        for _ in 0..max_polls {
+            match self.poll_worker_once().await {
+                Some(r) => responses.push(r),
+                None => break,
+            }
+        }
+        responses
+    }
+
+    /// Items in the table (jobs and idempotency records).
+    pub async fn item_count(&self) -> usize {
+        let out = self
+            .dynamo
+            .scan()
+            .table_name(&self.config.table_name)
+            .send()
+            .await
+            .expect("scan");
+        out.items.unwrap_or_default().len()
+    }
+
+    pub async fn send_raw(&self, body: &str) -> String {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send")
+            .message_id
+            .unwrap_or_default()
+    }
+}
+
+/// Messages as the Lambda SQS event source presents them.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        record.event_source = Some("aws:sqs".into());
+        record.attributes = m
+            .attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, value) in m.message_attributes().cloned().unwrap_or_default() {
+            let mut attr = SqsMessageAttribute::default();
+            attr.string_value = value.string_value;
+            attr.data_type = Some(value.data_type);
+            record.message_attributes.insert(name, attr);
+        }
+        event.records.push(record);
+    }
+    event
+}
+
+/// An API Gateway HTTP API (payload v2) request, with a JWT authorizer when `owner` is set.
+pub fn request(
+    method: Method,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+    owner: Option<&str>,
+) -> Request {
+    let mut builder = http::Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder
+        .body(Body::from(body.to_vec()))
+        .expect("valid request");
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.request_id = Some(uuid::Uuid::new_v4().to_string());
+    if let Some(owner) = owner {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims.insert("sub".into(), owner.into());
+        let mut auth = ApiGatewayRequestAuthorizer::default();
+        auth.jwt = Some(jwt);
+        ctx.authorizer = Some(auth);
+    }
+    req.with_request_context(RequestContext::ApiGatewayV2(ctx))
+}
+
+pub fn split(res: Response<Body>) -> (Response<Body>, Value) {
+    let body: Value = match res.body() {
+        Body::Empty => Value::Null,
+        b => serde_json::from_slice(b.as_ref()).unwrap_or(Value::Null),
+    };
+    (res, body)
+}
+
+pub fn header<'a>(res: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Waits for background effects that the emulator applies asynchronously.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}

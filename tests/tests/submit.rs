@@ -1,0 +1,254 @@
+//! `POST /jobs` against DynamoDB and SQS on the emulator: acceptance, idempotency, bad input.
+
+use accepted_tests::{header, TestStack};
+use serde_json::{json, Value};
+
+fn sleep_job(ms: u64) -> Value {
+    json!({"type": "demo.sleep", "input": {"duration_ms": ms}})
+}
+
+#[tokio::test]
+async fn accepts_a_job_with_location_correlation_and_one_queue_message() {
+    let t = TestStack::new().await;
+    let (res, body) = t
+        .post_job(&sleep_job(1), &[("x-correlation-id", "trace-abc-1")])
+        .await;
+    assert_eq!(res.status(), 202);
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(
+        header(&res, "location"),
+        Some(format!("/jobs/{id}").as_str())
+    );
+    assert_eq!(header(&res, "x-correlation-id"), Some("trace-abc-1"));
+    assert_eq!(header(&res, "content-type"), Some("application/json"));
+    assert!(header(&res, "retry-after").is_some());
+    assert_eq!(header(&res, "idempotent-replayed"), None);
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["attempts"], 0);
+    assert_eq!(body["correlation_id"], "trace-abc-1");
+    assert_eq!(body["links"]["self"], format!("/jobs/{id}"));
+
+    let stored = t.stored(id).await;
+    assert_eq!(stored.owner.as_str(), "anonymous");
+    assert_eq!(stored.correlation_id.as_str(), "trace-abc-1");
+    assert!(stored.expires_at > stored.created_at);
+
+    let messages = t.receive(&t.queue_url, 10).await;
+    assert_eq!(messages.len(), 1);
+    let msg: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(
+        msg,
+        json!({"version": 1, "job_id": id, "correlation_id": "trace-abc-1"})
+    );
+    let attr = messages[0]
+        .message_attributes()
+        .and_then(|a| a.get("correlation_id"))
+        .and_then(|a| a.string_value());
+    assert_eq!(attr, Some("trace-abc-1"));
+}
+
+#[tokio::test]
+async fn generates_a_correlation_id_when_the_clients_is_missing_or_unsafe() {
+    let t = TestStack::new().await;
+    let (res, body) = t
+        .post_job(
+            &sleep_job(1),
+            &[("x-correlation-id", "bad value; with spaces")],
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let generated = header(&res, "x-correlation-id").unwrap();
+    assert_ne!(generated, "bad value; with spaces");
+    assert_eq!(body["correlation_id"], generated);
+    let (res, _) = t.post_job(&sleep_job(1), &[]).await;
+    assert_eq!(header(&res, "x-correlation-id").map(str::len), Some(36));
+}
+
+#[tokio::test]
+async fn an_idempotent_replay_returns_the_same_job_and_sends_nothing() {
+    let t = TestStack::new().await;
+    let key = [("idempotency-key", "order-42")];
+    let (first, first_body) = t.post_job(&sleep_job(5), &key).await;
+    assert_eq!(first.status(), 202);
+    // Same payload, different key order and whitespace: still the same request.
+    let reordered = br#"{ "input": {"duration_ms": 5}, "type": "demo.sleep" }"#;
+    let (second, second_body) = t
+        .post_raw(
+            reordered,
+            &[("content-type", "application/json"), key[0]],
+            None,
+        )
+        .await;
+    assert_eq!(second.status(), 202);
+    assert_eq!(header(&second, "idempotent-replayed"), Some("true"));
+    assert_eq!(second_body["id"], first_body["id"]);
+    assert_eq!(t.receive(&t.queue_url, 10).await.len(), 1);
+    assert_eq!(
+        t.item_count().await,
+        2,
+        "one job and one idempotency record"
+    );
+}
+
+#[tokio::test]
+async fn reusing_a_key_for_another_request_is_422_and_writes_nothing() {
+    let t = TestStack::new().await;
+    let key = [("idempotency-key", "order-43")];
+    let (first, _) = t.post_job(&sleep_job(5), &key).await;
+    assert_eq!(first.status(), 202);
+    let (res, body) = t.post_job(&sleep_job(6), &key).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        header(&res, "content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(body["type"], "/problems/idempotency-key-reused");
+    assert_eq!(t.item_count().await, 2);
+    assert_eq!(t.receive(&t.queue_url, 10).await.len(), 1);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_to_their_owner() {
+    let t = TestStack::new().await;
+    let body = sleep_job(5).to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "shared-key"),
+    ];
+    let (a, a_body) = t.post_raw(body.as_bytes(), &headers, Some("alice")).await;
+    let (b, b_body) = t.post_raw(body.as_bytes(), &headers, Some("bob")).await;
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
+    assert_eq!(header(&b, "idempotent-replayed"), None);
+    assert_ne!(a_body["id"], b_body["id"]);
+    assert_eq!(
+        t.stored(b_body["id"].as_str().unwrap())
+            .await
+            .owner
+            .as_str(),
+        "bob"
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_identical_requests_create_one_job_and_one_message() {
+    let t = TestStack::new().await;
+    let key = [("idempotency-key", "burst-1")];
+    let job = sleep_job(7);
+    let requests = (0..50).map(|_| t.post_job(&job, &key));
+    let responses = futures::future::join_all(requests).await;
+    let mut ids: Vec<&str> = Vec::new();
+    for (res, body) in &responses {
+        assert_eq!(res.status(), 202, "{body}");
+        ids.push(body["id"].as_str().unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "all fifty answers name one job");
+    let replays = responses
+        .iter()
+        .filter(|(res, _)| header(res, "idempotent-replayed") == Some("true"))
+        .count();
+    assert_eq!(replays, 49);
+    assert_eq!(t.item_count().await, 2);
+    assert_eq!(t.receive(&t.queue_url, 60).await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
+    let t = TestStack::new().await;
+    let json_ct = ("content-type", "application/json");
+    let oversized = format!(
+        r#"{{"type":"csv.summary","input":{{"csv":"{}"}}}}"#,
+        "a".repeat(t.config.max_body_bytes)
+    );
+    let cases: Vec<(&str, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
+        (
+            "malformed",
+            b"{\"type\": ".to_vec(),
+            vec![json_ct],
+            400,
+            "malformed-json",
+        ),
+        ("empty", Vec::new(), vec![json_ct], 400, "malformed-json"),
+        (
+            "wrong media type",
+            sleep_job(1).to_string().into_bytes(),
+            vec![("content-type", "text/plain")],
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "too large",
+            oversized.into_bytes(),
+            vec![json_ct],
+            413,
+            "payload-too-large",
+        ),
+        (
+            "unknown type",
+            br#"{"type":"rm.rf","input":{}}"#.to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
+            "invalid input",
+            br#"{"type":"demo.sleep","input":{"duration_ms":"long"}}"#.to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
+            "not an object",
+            b"[]".to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
+            "bad idempotency key",
+            sleep_job(1).to_string().into_bytes(),
+            vec![json_ct, ("idempotency-key", "has spaces in it")],
+            400,
+            "invalid-header",
+        ),
+    ];
+    for (name, body, headers, status, problem) in cases {
+        let (res, problem_body) = t.post_raw(&body, &headers, None).await;
+        assert_eq!(res.status(), status, "{name}: {problem_body}");
+        assert_eq!(
+            header(&res, "content-type"),
+            Some("application/problem+json"),
+            "{name}"
+        );
+        assert_eq!(
+            problem_body["type"],
+            format!("/problems/{problem}"),
+            "{name}"
+        );
+        assert_eq!(problem_body["status"], status, "{name}");
+        assert!(header(&res, "x-correlation-id").is_some(), "{name}");
+        assert_eq!(
+            problem_body["correlation_id"].as_str(),
+            header(&res, "x-correlation-id"),
+            "{name}"
+        );
+    }
+    let (_, body) = t
+        .post_job(
+            &json!({"type": "demo.sleep", "input": {"duration_ms": -1}}),
+            &[],
+        )
+        .await;
+    assert_eq!(body["errors"][0]["pointer"], "/input/duration_ms");
+    assert_eq!(t.item_count().await, 0, "no bad request wrote anything");
+    assert_eq!(t.queue_depth(&t.queue_url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn only_post_is_accepted() {
+    let t = TestStack::new().await;
+    let req = accepted_tests::request(lambda_http::http::Method::PUT, "/jobs", b"{}", &[], None);
+    let res = accepted_submit::handle(&t.submit, req).await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(t.item_count().await, 0);
+}
