@@ -82,8 +82,8 @@ pub fn problem_response(
     if let Some(secs) = err.retry_after_secs() {
         set_header(&mut res, header::RETRY_AFTER.as_str(), &secs.to_string());
     }
-    if let ApiError::MethodNotAllowed(_) = err {
-        set_header(&mut res, header::ALLOW.as_str(), "GET, POST");
+    if let ApiError::MethodNotAllowed { allow, .. } = err {
+        set_header(&mut res, header::ALLOW.as_str(), allow);
     }
     res
 }

@@ -46,8 +46,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("job not found")]
     NotFound,
-    #[error("{0} is not supported on this resource")]
-    MethodNotAllowed(String),
+    #[error("{method} is not supported on this resource; use {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("the service is temporarily unavailable; retry later")]
     Unavailable { retry_after_secs: u64 },
     #[error("internal error")]
@@ -59,7 +59,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::InvalidHeader { .. } => 400,
             Self::NotFound => 404,
-            Self::MethodNotAllowed(_) => 405,
+            Self::MethodNotAllowed { .. } => 405,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Validation(_) | Self::IdempotencyKeyReused => 422,
@@ -77,7 +77,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::NotFound => ("not-found", "Not found"),
-            Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable { .. } => ("unavailable", "Service unavailable"),
             Self::Internal => ("internal", "Internal error"),
         }

@@ -160,7 +160,8 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
         r#"{{"type":"csv.summary","input":{{"csv":"{}"}}}}"#,
         "a".repeat(t.config.max_body_bytes)
     );
-    let cases: Vec<(&str, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Vec<u8>, Headers, u16, &str)> = vec![
         (
             "malformed",
             b"{\"type\": ".to_vec(),
@@ -250,5 +251,6 @@ async fn only_post_is_accepted() {
     let req = accepted_tests::request(lambda_http::http::Method::PUT, "/jobs", b"{}", &[], None);
     let res = accepted_submit::handle(&t.submit, req).await;
     assert_eq!(res.status(), 405);
+    assert_eq!(header(&res, "allow"), Some("POST"));
     assert_eq!(t.item_count().await, 0);
 }

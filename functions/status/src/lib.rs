@@ -43,7 +43,10 @@ pub async fn handle(status: &Status, req: Request) -> Response<Body> {
         let result = if req.method() == Method::GET {
             find(status, &req, raw_id.as_deref()).await
         } else {
-            Err(ApiError::MethodNotAllowed(req.method().to_string()))
+            Err(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow: "GET",
+            })
         };
         match result {
             Ok(job) => respond(status, &job, &correlation_id),

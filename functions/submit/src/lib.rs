@@ -72,7 +72,10 @@ pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
         let result = if req.method() == Method::POST {
             accept(submit, &req, &correlation_id).await
         } else {
-            Err(ApiError::MethodNotAllowed(req.method().to_string()))
+            Err(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow: "POST",
+            })
         };
         match result {
             Ok(accepted) => respond(submit, &accepted, &correlation_id),

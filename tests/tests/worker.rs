@@ -1,0 +1,230 @@
+//! The worker on SQS and DynamoDB: runs jobs once in effect, fails only bad records, retries
+//! within limits, and lets SQS move what keeps failing to the dead-letter queue.
+
+use accepted_core::jobs::{JobContext, JobFailure, JobHandler, JobRegistry};
+use accepted_core::{FieldError, JobStatus};
+use accepted_tests::{sqs_event, TestStack};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+async fn submit(t: &TestStack, body: Value) -> String {
+    let (res, body) = t.post_job(&body, &[]).await;
+    assert_eq!(res.status(), 202, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_submitted_job_runs_to_completion_and_status_shows_it() {
+    let t = TestStack::new().await;
+    let id = submit(
+        &t,
+        json!({"type": "csv.summary", "input": {"csv": "n,city\n1,Oslo\n3,Oslo\n"}}),
+    )
+    .await;
+    let (pending, body) = t.get_job(&id, None).await;
+    assert_eq!(
+        (pending.status().as_u16(), body["status"].as_str()),
+        (200, Some("pending"))
+    );
+    assert!(pending.headers().contains_key("retry-after"));
+
+    let responses = t.drain(5).await;
+    assert_eq!(responses.len(), 1);
+    assert!(responses[0].batch_item_failures.is_empty());
+
+    let (done, body) = t.get_job(&id, None).await;
+    assert_eq!(done.status(), 200);
+    assert!(
+        !done.headers().contains_key("retry-after"),
+        "a finished job needs no polling"
+    );
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["attempts"], 1);
+    assert_eq!(body["result"]["rows"], 2);
+    assert_eq!(body["result"]["columns"][0]["mean"], 2.0);
+    assert!(body["started_at"].is_string() && body["finished_at"].is_string());
+    assert_eq!(t.queue_depth(&t.queue_url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_duplicated_message_never_runs_a_finished_job_again() {
+    let t = TestStack::new().await;
+    let id = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+    )
+    .await;
+    let original = t.receive(&t.queue_url, 1).await;
+    // The same message delivered twice in one batch, then once more after completion.
+    let mut event = sqs_event(&[original[0].clone(), original[0].clone()]);
+    event.records[1].message_id = Some("duplicate-copy".into());
+    let response = accepted_worker::handle_batch(&t.worker, event, None).await;
+    let failures: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    let after_first = t.stored(&id).await;
+    assert_eq!(after_first.attempts, 1, "one of the two copies ran the job");
+    // The other copy either saw the live lease (retry) or the finished job (done).
+    assert!(failures.len() <= 1);
+
+    let again = accepted_worker::handle_batch(&t.worker, sqs_event(&original), None).await;
+    assert!(
+        again.batch_item_failures.is_empty(),
+        "a finished job's message is acknowledged"
+    );
+    let after_again = t.stored(&id).await;
+    assert_eq!(after_again, after_first, "nothing about the job changed");
+    assert_eq!(after_again.status, JobStatus::Completed);
+}
+
+#[tokio::test]
+async fn one_bad_record_fails_alone_in_a_partial_batch_response() {
+    let t = TestStack::new().await;
+    let good = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+    )
+    .await;
+    let flaky = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 1}}),
+    )
+    .await;
+    let poison_id = t.send_raw("this is not a job message").await;
+    let future_id = t
+        .send_raw(&json!({"version": 99, "job_id": good, "correlation_id": "c"}).to_string())
+        .await;
+
+    let response = t.poll_worker_once().await.expect("a batch");
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    let flaky_message = failed
+        .iter()
+        .find(|id| **id != poison_id && **id != future_id)
+        .cloned();
+    let mut expected = vec![poison_id.clone(), future_id.clone()];
+    expected.extend(flaky_message.clone());
+    expected.sort();
+    assert_eq!(failed, expected);
+    assert_eq!(
+        failed.len(),
+        3,
+        "poison, unknown version and the flaky job: {failed:?}"
+    );
+
+    assert_eq!(t.stored(&good).await.status, JobStatus::Completed);
+    let flaky_job = t.stored(&flaky).await;
+    assert_eq!(flaky_job.status, JobStatus::Pending, "released for a retry");
+    assert_eq!(
+        flaky_job.error.as_ref().map(|e| e.code.as_str()),
+        Some("demo_failure")
+    );
+
+    // The retry succeeds; the poison keeps failing on its own.
+    t.poll_worker_once().await.expect("second batch");
+    let flaky_job = t.stored(&flaky).await;
+    assert_eq!(
+        (flaky_job.status, flaky_job.attempts),
+        (JobStatus::Completed, 2)
+    );
+    assert_eq!(flaky_job.error, None);
+}
+
+#[tokio::test]
+async fn permanent_failures_fail_at_once_and_retryable_ones_stop_at_the_limit() {
+    let t = TestStack::with_registry(JobRegistry::builtin(), &[("MAX_ATTEMPTS", "3")]).await;
+    let permanent = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 5, "failure": "permanent"}}),
+    )
+    .await;
+    let exhausted = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 5}}),
+    )
+    .await;
+    let bad_csv = submit(
+        &t,
+        json!({"type": "csv.summary", "input": {"csv": "a,b\n1\n"}}),
+    )
+    .await;
+    t.drain(10).await;
+
+    let p = t.stored(&permanent).await;
+    assert_eq!((p.status, p.attempts), (JobStatus::Failed, 1));
+    let err = p.error.unwrap();
+    assert_eq!((err.code.as_str(), err.retryable), ("demo_failure", false));
+
+    let e = t.stored(&exhausted).await;
+    assert_eq!((e.status, e.attempts), (JobStatus::Failed, 3));
+    assert_eq!(e.error.unwrap().code, "retries_exhausted");
+
+    let c = t.stored(&bad_csv).await;
+    assert_eq!(
+        (c.status, c.error.unwrap().code.as_str()),
+        (JobStatus::Failed, "invalid_csv")
+    );
+    assert_eq!(
+        t.queue_depth(&t.queue_url).await,
+        (0, 0),
+        "every message was settled"
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
+    let t = TestStack::new().await;
+    let poison = t.send_raw("{\"version\": 1, \"job_id\": 7}").await;
+    let max_receive: usize = 5; // MaxReceiveCount's default in template.yaml
+    let mut polls = 0;
+    while t.poll_worker_once().await.is_some() {
+        polls += 1;
+        assert!(
+            polls <= max_receive + 1,
+            "the message should have left the queue"
+        );
+    }
+    assert_eq!(polls, max_receive);
+    let dead = t.receive(&t.dlq_url, 10).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_id(), Some(poison.as_str()));
+}
+
+/// A job type whose handler panics, to prove the panic stays inside its record.
+struct Panics;
+
+#[async_trait]
+impl JobHandler for Panics {
+    fn job_type(&self) -> &'static str {
+        "test.panic"
+    }
+    fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+    async fn run(&self, _ctx: &JobContext, _input: &Value) -> Result<Value, JobFailure> {
+        panic!("handler bug")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_own_job_only() {
+    let t = TestStack::with_registry(JobRegistry::builtin().with(Panics), &[]).await;
+    let bad = submit(&t, json!({"type": "test.panic", "input": {}})).await;
+    let good = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+    )
+    .await;
+    let response = t.poll_worker_once().await.expect("a batch");
+    assert!(response.batch_item_failures.is_empty());
+    let bad = t.stored(&bad).await;
+    assert_eq!(bad.status, JobStatus::Failed);
+    assert_eq!(bad.error.unwrap().code, "handler_panicked");
+    assert_eq!(t.stored(&good).await.status, JobStatus::Completed);
+}
