@@ -37,6 +37,8 @@ zig_bin="$(find "$local_dir/venv/lib" -path '*ziglang/zig' -type f | head -n 1)"
 
 if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   ensure_venv "$local_dir/venv-sam" "$SAM_SPEC $CFN_LINT_SPEC" "$SAM_SPEC" "$CFN_LINT_SPEC"
+  # sam build shells out to `cargo lambda` (and zig): give it the ones from the tooling venv.
   ln -sf "$local_dir/venv/bin/zig" "$local_dir/venv-sam/bin/zig"
+  ln -sf "$local_dir/venv/bin/cargo-lambda" "$local_dir/venv-sam/bin/cargo-lambda"
 fi
 log "tooling ready in $local_dir"

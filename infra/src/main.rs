@@ -1,5 +1,6 @@
 //! `accepted-bootstrap`: create the template's tables and queues on an emulator and print
-//! the environment the functions need, as shell `export` lines.
+//! the environment the functions need, as shell `export` lines (or `KEY=VALUE` lines with
+//! `--format dotenv`, for `cargo lambda watch --env-file`).
 //!
 //! ```sh
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5151 accepted-bootstrap --prefix accepted
@@ -14,13 +15,15 @@ use accepted_infra::{bootstrap, default_template_path, Template};
 async fn main() -> ExitCode {
     let mut template = default_template_path();
     let mut prefix = "accepted".to_owned();
+    let mut dotenv = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--template", Some(v)) => template = PathBuf::from(v),
             ("--prefix", Some(v)) => prefix = v,
+            ("--format", Some(v)) if v == "shell" || v == "dotenv" => dotenv = v == "dotenv",
             _ => {
-                eprintln!("usage: accepted-bootstrap [--template FILE] [--prefix NAME]");
+                eprintln!("usage: accepted-bootstrap [--template FILE] [--prefix NAME] [--format shell|dotenv]");
                 return ExitCode::from(2);
             }
         }
@@ -33,7 +36,11 @@ async fn main() -> ExitCode {
     match stack {
         Ok(stack) => {
             for (k, v) in stack.env.iter().chain(stack.outputs.iter()) {
-                println!("export {k}='{v}'");
+                if dotenv {
+                    println!("{k}={v}");
+                } else {
+                    println!("export {k}='{v}'");
+                }
             }
             ExitCode::SUCCESS
         }
