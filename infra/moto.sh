@@ -3,6 +3,7 @@
 #   infra/moto.sh start   start it (if not running) and print its URL
 #   infra/moto.sh stop    stop the server this script started, by its PID
 #   infra/moto.sh url     print its URL
+#   infra/moto.sh running exit 0 when the server this script started is running
 # Port: MOTO_PORT (default 5151). Logs: .local/moto.log.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,8 +42,11 @@ case "${1:-}" in
   url)
     echo "$url"
     ;;
+  running)
+    running
+    ;;
   *)
-    echo "usage: $0 start|stop|url" >&2
+    echo "usage: $0 start|stop|url|running" >&2
     exit 2
     ;;
 esac

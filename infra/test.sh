@@ -16,12 +16,12 @@ log() { printf '\n[test] %s\n' "$*" >&2; }
 "$root/infra/setup.sh"
 
 export MOTO_PORT="${MOTO_PORT:-5151}"
-started_moto=0
-if ! "$root/infra/moto.sh" url >/dev/null || ! curl -fsS -o /dev/null "$("$root/infra/moto.sh" url)/moto-api/data.json" 2>/dev/null; then
-  started_moto=1
+# Reuse a moto server this checkout already runs (infra/moto.sh start); otherwise start one
+# and stop it on exit.
+if ! "$root/infra/moto.sh" running; then
+  trap '"$root/infra/moto.sh" stop' EXIT
 fi
 AWS_ENDPOINT_URL="$("$root/infra/moto.sh" start)"
-[[ $started_moto == 1 ]] && trap '"$root/infra/moto.sh" stop' EXIT
 export AWS_ENDPOINT_URL
 # Fixed, fake credentials: the emulator accepts anything, and no real profile is ever used.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
