@@ -86,7 +86,8 @@ pub struct Progress {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized as a whole only by the embedded store; the public shape is [`crate::view`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: JobId,
     pub owner: Owner,

@@ -6,6 +6,8 @@
 
 pub mod aws;
 pub mod config;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod fingerprint;
 #[cfg(feature = "http")]
 pub mod http;
@@ -24,6 +26,9 @@ pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
 pub use job::{Job, JobError, JobStatus, NewJob, Transition};
 pub use message::JobMessage;
-pub use ports::{CreateOutcome, JobQueue, JobStore, QueueError, StoreError, TransitionError};
+pub use ports::{
+    CreateOutcome, JobQueue, JobStore, QueueConsumer, QueueError, ReceivedMessage, StoreError,
+    TransitionError,
+};
 pub use problem::{ApiError, FieldError, Problem};
 pub use time::Timestamp;

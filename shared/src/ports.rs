@@ -1,11 +1,14 @@
 //! The two ports every adapter implements: where jobs live and how they are handed to workers.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::ids::JobId;
 use crate::job::{Job, Transition};
 use crate::message::JobMessage;
+use crate::time::Timestamp;
 
 /// What [`JobStore::create`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,9 +64,48 @@ pub trait JobStore: Send + Sync {
 pub enum QueueError {
     #[error("job queue unavailable: {0}")]
     Unavailable(String),
+    /// The receipt handle names no message currently in flight (deleted, or received again
+    /// since, or its visibility timeout expired).
+    #[error("message is not in flight")]
+    NotInFlight,
 }
 
+/// The producer side of the job queue: what `submit` needs.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn send(&self, message: &JobMessage) -> Result<(), QueueError>;
+}
+
+/// A message as a consumer receives it (the fields of an SQS record the worker uses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    /// Valid until the message is received again; needed to delete it or change visibility.
+    pub receipt_handle: String,
+    pub body: String,
+    /// Receives of this message so far, this one included (`ApproximateReceiveCount`).
+    pub receive_count: u32,
+    pub sent_at: Timestamp,
+    /// The `correlation_id` message attribute, when the producer set one.
+    pub correlation_id: Option<String>,
+}
+
+/// The consumer side of a queue, with SQS semantics: a received message is hidden for the
+/// queue's visibility timeout and comes back unless deleted; a message received more than
+/// the queue's `maxReceiveCount` times moves to its dead-letter queue instead of being
+/// delivered again. On AWS, Lambda's event source mapping is the consumer; locally, the
+/// server's poller.
+#[async_trait]
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` (1–10) visible messages, waiting up to `wait` for the first.
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError>;
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
+
+    /// Hides an in-flight message for `timeout` from now (zero: visible at once).
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError>;
 }

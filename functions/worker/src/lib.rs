@@ -11,8 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::jobs::JobRegistry;
-use accepted_core::{Config, JobStore, Timestamp};
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use accepted_core::message::CORRELATION_ATTRIBUTE;
+use accepted_core::{Config, JobStore, ReceivedMessage, Timestamp};
+use aws_lambda_events::event::sqs::{
+    BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
+};
 use futures::stream::{self, StreamExt};
 use tracing::{error, info};
 
@@ -89,6 +92,38 @@ pub async fn handle_batch(
         "batch processed"
     );
     response
+}
+
+/// Received messages as Lambda's SQS event source presents them to the worker, for local
+/// pollers and tests that stand in for the event source mapping.
+pub fn sqs_event(messages: &[ReceivedMessage], event_source_arn: &str) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(m.message_id.clone());
+        record.receipt_handle = Some(m.receipt_handle.clone());
+        record.body = Some(m.body.clone());
+        record.event_source = Some("aws:sqs".to_owned());
+        record.event_source_arn = Some(event_source_arn.to_owned());
+        record.attributes.insert(
+            "ApproximateReceiveCount".to_owned(),
+            m.receive_count.to_string(),
+        );
+        record.attributes.insert(
+            "SentTimestamp".to_owned(),
+            m.sent_at.as_millis().to_string(),
+        );
+        if let Some(cid) = &m.correlation_id {
+            let mut attr = SqsMessageAttribute::default();
+            attr.string_value = Some(cid.clone());
+            attr.data_type = Some("String".to_owned());
+            record
+                .message_attributes
+                .insert(CORRELATION_ATTRIBUTE.to_owned(), attr);
+        }
+        event.records.push(record);
+    }
+    event
 }
 
 /// How long one handler may run: within its lease and before the invocation deadline.

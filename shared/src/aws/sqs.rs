@@ -1,12 +1,15 @@
-//! [`JobQueue`] on SQS.
+//! [`JobQueue`] and [`QueueConsumer`] on SQS.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 
 use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
-use crate::ports::{JobQueue, QueueError};
+use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct SqsJobQueue {
@@ -25,6 +28,32 @@ impl SqsJobQueue {
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
         Self::new(Client::new(sdk), queue_url)
     }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> QueueError {
+    QueueError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+/// SQS's ways of saying a receipt handle no longer names an in-flight message.
+fn receipt_error<E, R>(err: SdkError<E, R>) -> QueueError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match err.code() {
+        Some(code)
+            if code.contains("ReceiptHandleIsInvalid") || code.contains("MessageNotInflight") =>
+        {
+            QueueError::NotInFlight
+        }
+        _ => unavailable(err),
+    }
 }
 
 #[async_trait]
@@ -42,7 +71,78 @@ impl JobQueue for SqsJobQueue {
             .message_attributes(CORRELATION_ATTRIBUTE, correlation)
             .send()
             .await
-            .map_err(|e| QueueError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for SqsJobQueue {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_attribute_names(CORRELATION_ATTRIBUTE)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let attribute = |name: MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(&name))
+                        .and_then(|v| v.parse::<i64>().ok())
+                };
+                ReceivedMessage {
+                    receive_count: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                        .unwrap_or(1) as u32,
+                    sent_at: Timestamp::from_millis(
+                        attribute(MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
+                    ),
+                    correlation_id: m
+                        .message_attributes()
+                        .and_then(|a| a.get(CORRELATION_ATTRIBUTE))
+                        .and_then(|v| v.string_value().map(str::to_owned)),
+                    message_id: m.message_id.unwrap_or_default(),
+                    receipt_handle: m.receipt_handle.unwrap_or_default(),
+                    body: m.body.unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(receipt_error)?;
+        Ok(())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(timeout.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map_err(receipt_error)?;
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ impl Stack {
 
 /// `template.yaml` at the workspace root.
 pub fn default_template_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
 }
 
 pub async fn bootstrap(

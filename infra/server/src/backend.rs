@@ -1,0 +1,80 @@
+//! The adapters behind the server: embedded (SQLite) or AWS (DynamoDB + SQS).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
+use accepted_core::config::ConfigError;
+use accepted_core::embedded::{
+    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, QueueSettings,
+};
+use accepted_core::{Config, JobQueue, JobStore, QueueConsumer};
+
+use crate::cli::BackendKind;
+
+pub struct Backend {
+    pub config: Config,
+    pub store: Arc<dyn JobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub consumer: Arc<dyn QueueConsumer>,
+    /// Names the queue in worker events and logs.
+    pub queue_arn: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+}
+
+/// The embedded queue's name, also used in its stand-in ARN.
+const EMBEDDED_QUEUE: &str = "jobs";
+
+pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, BackendError> {
+    match kind {
+        BackendKind::Embedded => {
+            // The embedded backend has one table; JOBS_TABLE only names it in logs.
+            let config = Config::from_lookup(|k| {
+                std::env::var(k)
+                    .ok()
+                    .or_else(|| (k == "JOBS_TABLE").then(|| "embedded".to_owned()))
+            })?;
+            let path = data_dir.join("accepted.sqlite3");
+            let db = Database::open(&path)?;
+            let queue = Arc::new(EmbeddedQueue::new(
+                db.clone(),
+                EMBEDDED_QUEUE,
+                QueueSettings::default(),
+            ));
+            Ok(Backend {
+                config,
+                store: Arc::new(EmbeddedJobStore::new(db)),
+                queue: queue.clone(),
+                consumer: queue,
+                queue_arn: format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}"),
+                description: format!("embedded (SQLite at {})", path.display()),
+            })
+        }
+        BackendKind::Aws => {
+            let config = Config::from_env()?;
+            let sdk = load_config().await;
+            let queue_url = config.require_queue_url()?.to_owned();
+            let queue = Arc::new(SqsJobQueue::from_sdk_config(&sdk, &queue_url));
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
+            Ok(Backend {
+                store: Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name)),
+                queue: queue.clone(),
+                consumer: queue,
+                queue_arn: queue_url.clone(),
+                description: format!(
+                    "aws (table {}, queue {queue_url}, endpoint {endpoint})",
+                    config.table_name
+                ),
+                config,
+            })
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Command line of the `accepted` binary.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accepted",
+    version,
+    about = "The accepted asynchronous job API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and run the worker in this process.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// SQLite under --data-dir: no AWS, no emulator.
+    Embedded,
+    /// DynamoDB and SQS from the standard AWS configuration (AWS_ENDPOINT_URL for moto or
+    /// LocalStack); needs JOBS_TABLE and JOBS_QUEUE_URL.
+    Aws,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long, env = "ACCEPTED_PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on. Keep the loopback default unless you put a proxy in front.
+    #[arg(long, env = "ACCEPTED_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    #[arg(long, env = "ACCEPTED_BACKEND", value_enum, default_value_t = BackendKind::Embedded)]
+    pub backend: BackendKind,
+    /// Folder of the embedded backend's database.
+    #[arg(long, env = "ACCEPTED_DATA_DIR", default_value = ".accepted")]
+    pub data_dir: PathBuf,
+    /// Records per worker invocation (the event source's BatchSize).
+    #[arg(long, env = "ACCEPTED_BATCH_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub batch_size: u32,
+    /// Milliseconds to gather a batch (MaximumBatchingWindowInSeconds).
+    #[arg(long, env = "ACCEPTED_BATCH_WINDOW_MS", default_value_t = 1000)]
+    pub batch_window_ms: u64,
+    /// Worker invocations at once (ScalingConfig.MaximumConcurrency).
+    #[arg(long, env = "ACCEPTED_MAX_CONCURRENCY", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_concurrency: u32,
+    /// The worker function's timeout in seconds, as in template.yaml.
+    #[arg(long, env = "ACCEPTED_WORKER_TIMEOUT", default_value_t = 30)]
+    pub worker_timeout_secs: u64,
+}

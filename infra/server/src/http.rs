@@ -1,0 +1,142 @@
+//! The HTTP API: the real `submit` and `status` handlers behind API Gateway's routes.
+//!
+//! Each request is turned into the event API Gateway (HTTP API, payload v2) would deliver:
+//! the same body, headers and path parameters, and a request context with a request id.
+//! No authorizer runs locally yet, so every caller is the `anonymous` owner, as on a stack
+//! deployed without one.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use accepted_core::http::{correlation_of, problem_response};
+use accepted_core::{ApiError, CorrelationId};
+use accepted_status::Status;
+use accepted_submit::Submit;
+use axum::body::{to_bytes, Body as AxumBody};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use tracing::info;
+
+/// API Gateway HTTP APIs refuse payloads over 10 MB before any function runs.
+const GATEWAY_PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+pub struct Api {
+    pub submit: Submit,
+    pub status: Status,
+}
+
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/jobs", any(jobs))
+        .route("/jobs/{id}", any(job))
+        .fallback(not_found)
+        .with_state(api)
+}
+
+async fn jobs(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let res = match to_lambda(req, "/jobs", None).await {
+        Ok(req) => accepted_submit::handle(&api.submit, req).await,
+        Err(res) => res,
+    };
+    finish(res, &method, &path, started)
+}
+
+async fn job(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let res = match to_lambda(req, "/jobs/{id}", Some(id)).await {
+        Ok(req) => accepted_status::handle(&api.status, req).await,
+        Err(res) => res,
+    };
+    finish(res, &method, &path, started)
+}
+
+async fn not_found(req: axum::extract::Request) -> Response {
+    let cid = CorrelationId::generate();
+    let res = problem_response(&ApiError::NotFound, req.uri().path(), &cid);
+    from_lambda(res)
+}
+
+/// The API Gateway event for `req`, or the answer API Gateway itself would give.
+async fn to_lambda(
+    req: axum::extract::Request,
+    route: &str,
+    id: Option<String>,
+) -> Result<lambda_http::Request, lambda_http::Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, GATEWAY_PAYLOAD_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let probe = lambda_http::http::Request::from_parts(parts, Body::Empty);
+            let err = ApiError::PayloadTooLarge {
+                actual: GATEWAY_PAYLOAD_LIMIT + 1,
+                limit: GATEWAY_PAYLOAD_LIMIT,
+            };
+            return Err(problem_response(
+                &err,
+                probe.uri().path(),
+                &correlation_of(&probe),
+            ));
+        }
+    };
+    let mut http_ctx = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_ctx.method = parts.method.clone();
+    http_ctx.path = Some(parts.uri.path().to_owned());
+    http_ctx.source_ip = Some("127.0.0.1".to_owned());
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.request_id = Some(uuid::Uuid::new_v4().to_string());
+    ctx.route_key = Some(format!("{} {route}", parts.method));
+    ctx.stage = Some("$default".to_owned());
+    ctx.http = http_ctx;
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let mut req = lambda_http::http::Request::from_parts(parts, body)
+        .with_request_context(RequestContext::ApiGatewayV2(ctx));
+    if let Some(id) = id {
+        req = req.with_path_parameters(std::collections::HashMap::from([("id".to_owned(), id)]));
+    }
+    Ok(req)
+}
+
+fn from_lambda(res: lambda_http::Response<Body>) -> Response {
+    let (parts, body) = res.into_parts();
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, AxumBody::from(bytes))
+}
+
+fn finish(
+    res: lambda_http::Response<Body>,
+    method: &lambda_http::http::Method,
+    path: &str,
+    started: Instant,
+) -> Response {
+    info!(
+        %method,
+        path,
+        status = res.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    from_lambda(res)
+}

@@ -1,0 +1,95 @@
+//! The `accepted` binary's library: the whole service in one process — the HTTP API on the
+//! real `submit` and `status` handlers, and the real `worker` fed by a local stand-in for
+//! Lambda's SQS event source mapping — on the embedded backend or on AWS.
+
+pub mod backend;
+pub mod cli;
+pub mod http;
+pub mod poller;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::jobs::JobRegistry;
+use accepted_status::Status;
+use accepted_submit::Submit;
+use accepted_worker::Worker;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::cli::ServeArgs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Backend(#[from] backend::BackendError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves until `shutdown` resolves, then stops taking requests and batches, and finishes
+/// what is in flight: an accepted job is either processed or still queued for the next start.
+pub async fn serve(
+    args: ServeArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let backend = backend::build(args.backend, &args.data_dir).await?;
+    let registry = JobRegistry::builtin();
+    let api = Arc::new(http::Api {
+        submit: Submit::new(
+            Arc::clone(&backend.store),
+            Arc::clone(&backend.queue),
+            registry.clone(),
+            &backend.config,
+        ),
+        status: Status::new(Arc::clone(&backend.store), &backend.config),
+    });
+    let worker = Arc::new(Worker::new(
+        Arc::clone(&backend.store),
+        registry,
+        &backend.config,
+    ));
+
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    info!(backend = %backend.description, "backend ready");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let poller = tokio::spawn(poller::run(
+        Arc::clone(&backend.consumer),
+        worker,
+        poller::PollerSettings {
+            batch_size: args.batch_size,
+            batch_window: Duration::from_millis(args.batch_window_ms),
+            max_concurrency: args.max_concurrency as usize,
+            function_timeout: Duration::from_secs(args.worker_timeout_secs),
+            queue_arn: backend.queue_arn.clone(),
+        },
+        stop_rx,
+    ));
+
+    // The address line is what scripts and tests wait for.
+    info!(address = %format!("http://{local}"), "listening");
+    let mut http_stop = stop_tx.subscribe();
+    let server = axum::serve(listener, http::router(api)).with_graceful_shutdown(async move {
+        let _ = http_stop.changed().await;
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutdown requested: no new requests or batches; finishing work in flight");
+        let _ = stop_tx.send(true);
+    });
+    server.await?;
+    let _ = poller.await;
+    info!("stopped cleanly");
+    Ok(())
+}

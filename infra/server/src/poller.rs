@@ -1,0 +1,135 @@
+//! A local stand-in for Lambda's SQS event source mapping: gathers batches (batch size and
+//! batching window), invokes the real worker handler with an SQS event, deletes the records
+//! it did not report as failed and leaves the failed ones to reappear after the visibility
+//! timeout — with at most `max_concurrency` invocations at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::{QueueConsumer, ReceivedMessage, Timestamp};
+use accepted_worker::{handle_batch, sqs_event, Worker};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    pub batch_size: u32,
+    pub batch_window: Duration,
+    pub max_concurrency: usize,
+    /// Like the function's timeout: the deadline each invocation is given.
+    pub function_timeout: Duration,
+    pub queue_arn: String,
+}
+
+/// Long-poll wait of one receive; also how quickly the poller notices a shutdown.
+const RECEIVE_WAIT: Duration = Duration::from_secs(1);
+/// Backoff after the queue itself failed.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Runs until `shutdown` turns true, then waits for the invocations in flight.
+pub async fn run(
+    consumer: Arc<dyn QueueConsumer>,
+    worker: Arc<Worker>,
+    settings: PollerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(settings.max_concurrency.max(1)));
+    let mut in_flight = JoinSet::new();
+    info!(
+        batch_size = settings.batch_size,
+        batch_window_ms = settings.batch_window.as_millis() as u64,
+        max_concurrency = settings.max_concurrency,
+        "worker poller started"
+    );
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let batch = tokio::select! {
+            b = gather(consumer.as_ref(), &settings) => b,
+            _ = shutdown.changed() => break,
+        };
+        let batch = match batch {
+            Ok(b) if b.is_empty() => continue,
+            Ok(b) => b,
+            Err(e) => {
+                warn!(error = %e, "receive failed; backing off");
+                tokio::time::sleep(ERROR_BACKOFF).await;
+                continue;
+            }
+        };
+        let (consumer, worker, settings) =
+            (Arc::clone(&consumer), Arc::clone(&worker), settings.clone());
+        in_flight.spawn(async move {
+            invoke(consumer.as_ref(), &worker, &settings, batch).await;
+            drop(permit);
+        });
+        // Reap finished invocations so the set does not grow.
+        while let Some(done) = in_flight.try_join_next() {
+            if let Err(e) = done {
+                error!(error = %e, "worker invocation task failed");
+            }
+        }
+    }
+    info!(
+        in_flight = in_flight.len(),
+        "worker poller stopping; finishing batches in flight"
+    );
+    while in_flight.join_next().await.is_some() {}
+    info!("worker poller stopped");
+}
+
+/// One batch: up to `batch_size` messages, gathered for at most the batching window once
+/// the first message arrived.
+async fn gather(
+    consumer: &dyn QueueConsumer,
+    settings: &PollerSettings,
+) -> Result<Vec<ReceivedMessage>, accepted_core::QueueError> {
+    let mut batch = consumer
+        .receive(settings.batch_size.min(10), RECEIVE_WAIT)
+        .await?;
+    if batch.is_empty() {
+        return Ok(batch);
+    }
+    let window_ends = tokio::time::Instant::now() + settings.batch_window;
+    while (batch.len() as u32) < settings.batch_size {
+        let left = window_ends.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let want = (settings.batch_size - batch.len() as u32).min(10);
+        batch.extend(consumer.receive(want, left.min(RECEIVE_WAIT)).await?);
+    }
+    Ok(batch)
+}
+
+async fn invoke(
+    consumer: &dyn QueueConsumer,
+    worker: &Arc<Worker>,
+    settings: &PollerSettings,
+    batch: Vec<ReceivedMessage>,
+) {
+    let event = sqs_event(&batch, &settings.queue_arn);
+    let deadline = Timestamp::now().plus(settings.function_timeout);
+    let response = handle_batch(worker, event, Some(deadline)).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    // An empty identifier means "the whole batch failed", as Lambda reads it.
+    let whole_batch_failed = failed.iter().any(|id| id.is_empty());
+    for message in &batch {
+        if whole_batch_failed || failed.contains(&message.message_id.as_str()) {
+            continue;
+        }
+        if let Err(e) = consumer.delete(&message.receipt_handle).await {
+            warn!(message_id = %message.message_id, error = %e, "could not delete a processed message");
+        }
+    }
+}

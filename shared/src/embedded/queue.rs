@@ -1,0 +1,272 @@
+//! [`JobQueue`] and [`QueueConsumer`] on SQLite, with SQS standard-queue semantics: a
+//! received message is hidden for the visibility timeout and returns unless deleted; each
+//! receive counts; a message already received `max_receive_count` times moves to the
+//! dead-letter queue on its next receive instead of being delivered (SQS redrive).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::Database;
+use crate::message::JobMessage;
+use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
+use crate::time::Timestamp;
+
+/// The attributes of a queue that shape delivery; defaults match `template.yaml`'s JobsQueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub visibility_timeout: Duration,
+    /// `maxReceiveCount` of the redrive policy; `None` for a queue without a dead-letter queue.
+    pub max_receive_count: Option<u32>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            visibility_timeout: Duration::from_secs(180),
+            max_receive_count: Some(5),
+        }
+    }
+}
+
+/// How often a waiting receive looks again for messages whose visibility timeout ran out.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+#[derive(Clone)]
+pub struct EmbeddedQueue {
+    db: Database,
+    name: String,
+    dead_letter: Option<String>,
+    settings: QueueSettings,
+    /// Wakes waiting receivers of this process when a message is sent or made visible.
+    notify: Arc<Notify>,
+}
+
+fn sql(err: rusqlite::Error) -> QueueError {
+    QueueError::Unavailable(format!("sqlite: {err}"))
+}
+
+impl EmbeddedQueue {
+    /// The queue `name`, redriving to `<name>-dlq` when the settings have a receive limit.
+    pub fn new(db: Database, name: impl Into<String>, settings: QueueSettings) -> Self {
+        let name = name.into();
+        Self {
+            dead_letter: settings.max_receive_count.map(|_| format!("{name}-dlq")),
+            db,
+            name,
+            settings,
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The dead-letter queue of this queue, as a queue of its own (no further redrive).
+    pub fn dead_letter_queue(&self) -> Option<EmbeddedQueue> {
+        let name = self.dead_letter.clone()?;
+        Some(Self {
+            db: self.db.clone(),
+            name,
+            dead_letter: None,
+            settings: QueueSettings {
+                visibility_timeout: self.settings.visibility_timeout,
+                max_receive_count: None,
+            },
+            notify: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Messages on the queue, visible or not (SQS's approximate counts, exactly).
+    pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
+        let name = self.name.clone();
+        self.db
+            .run(move |conn| {
+                let now = Timestamp::now().as_millis();
+                conn.query_row(
+                    "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0)
+                     FROM messages WHERE queue = ?1",
+                    params![name, now],
+                    |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+                )
+                .map_err(sql)
+            })
+            .await
+            .map_err(QueueError::Unavailable)?
+    }
+
+    /// Sends a raw body, as a producer other than `submit` would.
+    pub async fn send_raw(
+        &self,
+        body: &str,
+        correlation_id: Option<&str>,
+    ) -> Result<String, QueueError> {
+        let (name, body, cid) = (
+            self.name.clone(),
+            body.to_owned(),
+            correlation_id.map(str::to_owned),
+        );
+        let id = Uuid::new_v4().to_string();
+        let message_id = id.clone();
+        self.db
+            .run(move |conn| {
+                let now = Timestamp::now().as_millis();
+                conn.execute(
+                    "INSERT INTO messages (id, queue, body, correlation_id, sent_at, visible_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, name, body, cid, now],
+                )
+                .map_err(sql)
+            })
+            .await
+            .map_err(QueueError::Unavailable)??;
+        self.notify.notify_waiters();
+        Ok(message_id)
+    }
+
+    fn try_receive(
+        conn: &mut Connection,
+        name: &str,
+        dead_letter: Option<&str>,
+        settings: &QueueSettings,
+        max: u32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let tx = conn.transaction().map_err(sql)?;
+        let now = Timestamp::now();
+        let candidates: Vec<(i64, String, String, Option<String>, i64, u32)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT seq, id, body, correlation_id, sent_at, receive_count FROM messages
+                     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3",
+                )
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map(params![name, now.as_millis(), max.clamp(1, 10)], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)?
+        };
+        let mut received = Vec::new();
+        for (seq, id, body, correlation_id, sent_at, receive_count) in candidates {
+            if let (Some(limit), Some(dlq)) = (settings.max_receive_count, dead_letter) {
+                if receive_count >= limit {
+                    tx.execute(
+                        "UPDATE messages SET queue = ?2, visible_at = ?3, receipt_handle = NULL
+                         WHERE seq = ?1",
+                        params![seq, dlq, now.as_millis()],
+                    )
+                    .map_err(sql)?;
+                    continue;
+                }
+            }
+            let handle = format!("{id}#{}", Uuid::new_v4().simple());
+            let visible_at = now.plus(settings.visibility_timeout).as_millis();
+            tx.execute(
+                "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?2,
+                 receipt_handle = ?3 WHERE seq = ?1",
+                params![seq, visible_at, handle],
+            )
+            .map_err(sql)?;
+            received.push(ReceivedMessage {
+                message_id: id,
+                receipt_handle: handle,
+                body,
+                receive_count: receive_count + 1,
+                sent_at: Timestamp::from_millis(sent_at),
+                correlation_id,
+            });
+        }
+        tx.commit().map_err(sql)?;
+        Ok(received)
+    }
+}
+
+#[async_trait]
+impl JobQueue for EmbeddedQueue {
+    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
+        self.send_raw(&message.encode(), Some(message.correlation_id.as_str()))
+            .await
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for EmbeddedQueue {
+    async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Register interest before looking, so a send in between is not missed.
+            let notified = self.notify.notified();
+            let (name, dlq, settings) = (
+                self.name.clone(),
+                self.dead_letter.clone(),
+                self.settings.clone(),
+            );
+            let got = self
+                .db
+                .run(move |conn| Self::try_receive(conn, &name, dlq.as_deref(), &settings, max))
+                .await
+                .map_err(QueueError::Unavailable)??;
+            let now = tokio::time::Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            let nap = POLL_INTERVAL.min(deadline - now);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "DELETE FROM messages WHERE queue = ?1 AND receipt_handle = ?2",
+                    params![name, handle],
+                )
+                .map_err(sql)
+            })
+            .await
+            .map_err(QueueError::Unavailable)??;
+        // Like SQS, deleting an already deleted message is not an error.
+        Ok(())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
+        let changed = self
+            .db
+            .run(move |conn| {
+                let now = Timestamp::now();
+                conn.execute(
+                    "UPDATE messages SET visible_at = ?3
+                     WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at > ?4",
+                    params![name, handle, now.plus(timeout).as_millis(), now.as_millis()],
+                )
+                .map_err(sql)
+            })
+            .await
+            .map_err(QueueError::Unavailable)??;
+        if changed == 0 {
+            return Err(QueueError::NotInFlight);
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+}

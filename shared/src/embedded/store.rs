@@ -1,0 +1,151 @@
+//! [`JobStore`] on SQLite. Each operation is one transaction; transitions apply
+//! [`Job::apply`], the reference semantics the DynamoDB adapter's expressions spell out.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::Database;
+use crate::ids::JobId;
+use crate::job::{Job, Transition};
+use crate::ports::{CreateOutcome, JobStore, StoreError, TransitionError};
+use crate::time::Timestamp;
+
+#[derive(Clone)]
+pub struct EmbeddedJobStore {
+    db: Database,
+}
+
+impl EmbeddedJobStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn sql(err: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {err}"))
+}
+
+fn load(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
+    let doc: Option<String> = conn
+        .query_row("SELECT doc FROM jobs WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql)?;
+    doc.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(format!("job {id}: {e}"))))
+        .transpose()
+}
+
+fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if insert {
+        tx.execute(
+            "INSERT INTO jobs (id, owner, created_at, expires_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                job.id.as_str(),
+                job.owner.as_str(),
+                job.created_at.as_millis(),
+                job.expires_at.as_secs(),
+                doc
+            ],
+        )
+        .map_err(sql)?;
+    } else {
+        tx.execute(
+            "UPDATE jobs SET doc = ?2 WHERE id = ?1",
+            params![job.id.as_str(), doc],
+        )
+        .map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutcome, StoreError> {
+    let tx = conn.transaction().map_err(sql)?;
+    if let Some(key) = &job.idempotency_key {
+        let existing: Option<(String, String, i64)> = tx
+            .query_row(
+                "SELECT job_id, fingerprint, expires_at FROM idempotency_keys
+                 WHERE owner = ?1 AND key = ?2",
+                params![job.owner.as_str(), key.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        match existing {
+            // Like the DynamoDB condition: a key whose TTL passed is free again.
+            Some((job_id, fingerprint, expires_at)) if expires_at >= now.as_secs() => {
+                if fingerprint != job.fingerprint {
+                    return Err(StoreError::KeyReused);
+                }
+                return match load(&tx, &job_id)? {
+                    Some(original) => Ok(CreateOutcome::Replayed(original)),
+                    None => Err(StoreError::Corrupt(format!(
+                        "idempotency record points to missing job {job_id}"
+                    ))),
+                };
+            }
+            Some(_) => {
+                tx.execute(
+                    "DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
+                    params![job.owner.as_str(), key.as_str()],
+                )
+                .map_err(sql)?;
+            }
+            None => {}
+        }
+        tx.execute(
+            "INSERT INTO idempotency_keys (owner, key, job_id, fingerprint, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                job.owner.as_str(),
+                key.as_str(),
+                job.id.as_str(),
+                job.fingerprint,
+                job.expires_at.as_secs()
+            ],
+        )
+        .map_err(sql)?;
+    }
+    save(&tx, job, true)?;
+    tx.commit().map_err(sql)?;
+    Ok(CreateOutcome::Created(job.clone()))
+}
+
+fn transition(conn: &mut Connection, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
+    let tx = conn.transaction().map_err(sql)?;
+    let current = load(&tx, id.as_str())?.ok_or(TransitionError::NotFound)?;
+    let next = current
+        .apply(t)
+        .map_err(|_| TransitionError::Conflict(Box::new(current.clone())))?;
+    save(&tx, &next, false)?;
+    tx.commit().map_err(sql)?;
+    Ok(next)
+}
+
+#[async_trait]
+impl JobStore for EmbeddedJobStore {
+    async fn create(&self, job: &Job) -> Result<CreateOutcome, StoreError> {
+        let job = job.clone();
+        self.db
+            .run(move |conn| create(conn, &job, Timestamp::now()))
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        let id = id.clone();
+        self.db
+            .run(move |conn| load(conn, id.as_str()))
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
+    async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
+        let (id, t) = (id.clone(), t.clone());
+        self.db
+            .run(move |conn| transition(conn, &id, &t))
+            .await
+            .map_err(|e| TransitionError::Store(StoreError::Unavailable(e)))?
+    }
+}
