@@ -19,7 +19,9 @@ case "${1:-}" in
     if running; then echo "$url"; exit 0; fi
     [[ -x "$local_dir/venv/bin/moto_server" ]] || "$root/infra/setup.sh"
     mkdir -p "$local_dir"
-    "$local_dir/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$local_dir/moto.log" 2>&1 &
+    # moto_server.py: moto with DynamoDB item operations made atomic again (see the file).
+    "$local_dir/venv/bin/python" "$root/infra/moto_server.py" -H 127.0.0.1 -p "$port" \
+      >"$local_dir/moto.log" 2>&1 &
     echo $! >"$pid_file"
     for _ in $(seq 1 100); do
       if curl -fsS -o /dev/null "$url/moto-api/data.json" 2>/dev/null; then

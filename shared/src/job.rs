@@ -148,7 +148,9 @@ impl Job {
             correlation_id: new.correlation_id,
             idempotency_key: new.idempotency_key,
             fingerprint: new.fingerprint,
-            expires_at: now.plus(retention),
+            // Whole seconds: DynamoDB's TTL attribute holds seconds, and every store must
+            // hand back the job it was given.
+            expires_at: Timestamp::from_millis(now.plus(retention).as_secs() * 1000),
         }
     }
 
@@ -268,17 +270,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn new_job() -> NewJob {
+        NewJob {
+            owner: Owner::anonymous(),
+            job_type: "demo.sleep".into(),
+            input: json!({"duration_ms": 1}),
+            callback_url: None,
+            correlation_id: CorrelationId::generate(),
+            idempotency_key: None,
+            fingerprint: "f".into(),
+        }
+    }
+
     fn pending() -> Job {
         Job::create(
-            NewJob {
-                owner: Owner::anonymous(),
-                job_type: "demo.sleep".into(),
-                input: json!({"duration_ms": 1}),
-                callback_url: None,
-                correlation_id: CorrelationId::generate(),
-                idempotency_key: None,
-                fingerprint: "f".into(),
-            },
+            new_job(),
             Timestamp::from_millis(1_000),
             Duration::from_secs(60),
         )
@@ -295,6 +301,12 @@ mod tests {
     fn happy_path_sets_timestamps_and_counts_attempts() {
         let job = pending();
         assert_eq!(job.expires_at, Timestamp::from_millis(61_000));
+        let odd = Job::create(
+            new_job(),
+            Timestamp::from_millis(1_999),
+            Duration::from_secs(1),
+        );
+        assert_eq!(odd.expires_at, Timestamp::from_millis(2_000));
         let running = job.apply(&start(2_000)).unwrap();
         assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
         assert_eq!(running.started_at, Some(Timestamp::from_millis(2_000)));

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use accepted_core::aws::{DynamoJobStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
-use accepted_core::{Config, Job, JobId, JobStore};
+use accepted_core::{Config, Job, JobId, JobStore, QueueConsumer, ReceivedMessage};
 use accepted_infra::{bootstrap, default_template_path, Stack, Template};
 use accepted_status::Status;
 use accepted_submit::Submit;
+use accepted_worker::sqs_event;
 use accepted_worker::Worker;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_sdk_sqs::types::QueueAttributeName;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
     ApiGatewayV2httpRequestContext,
@@ -39,6 +40,9 @@ pub struct TestStack {
     pub worker: Arc<Worker>,
     pub queue_url: String,
     pub dlq_url: String,
+    /// The jobs queue and its dead-letter queue, as consumers.
+    pub consumer: SqsJobQueue,
+    pub dead_letters: SqsJobQueue,
 }
 
 /// The emulator endpoint, refusing anything that is not on this machine.
@@ -77,12 +81,15 @@ impl TestStack {
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("template env is valid");
         let store = Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name));
         let queue_url = config.require_queue_url().expect("queue url").to_owned();
-        let queue = Arc::new(SqsJobQueue::from_sdk_config(&sdk, &queue_url));
+        let consumer = SqsJobQueue::from_sdk_config(&sdk, &queue_url);
+        let queue = Arc::new(consumer.clone());
         let dlq_url = stack
             .output("JobsDeadLetterQueueUrl")
             .expect("dlq output")
             .to_owned();
         Self {
+            consumer,
+            dead_letters: SqsJobQueue::from_sdk_config(&sdk, &dlq_url),
             submit: Submit::new(store.clone(), queue, registry.clone(), &config),
             status: Status::new(store.clone(), &config),
             worker: Arc::new(Worker::new(store.clone(), registry, &config)),
@@ -133,28 +140,18 @@ impl TestStack {
             .expect("job exists")
     }
 
-    /// Messages currently on `queue_url`, received (and thereby hidden) up to `max`.
-    pub async fn receive(&self, queue_url: &str, max: i32) -> Vec<aws_sdk_sqs::types::Message> {
+    /// Messages currently visible on `queue`, received (and thereby hidden), up to `max`.
+    pub async fn receive(&self, queue: &SqsJobQueue, max: usize) -> Vec<ReceivedMessage> {
         let mut all = Vec::new();
-        loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages((max - all.len() as i32).clamp(1, 10))
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("receive");
-            let got = out.messages.unwrap_or_default();
-            if got.is_empty() || all.len() + got.len() >= max as usize {
-                all.extend(got);
-                return all;
+        while all.len() < max {
+            let want = (max - all.len()).min(10) as u32;
+            let got = queue.receive(want, Duration::ZERO).await.expect("receive");
+            if got.is_empty() {
+                break;
             }
             all.extend(got);
         }
+        all
     }
 
     pub async fn queue_depth(&self, queue_url: &str) -> (u64, u64) {
@@ -180,11 +177,11 @@ impl TestStack {
     /// failed ones visible again at once (the test stands in for the visibility timeout).
     /// Returns the worker's response, or `None` when the queue was empty.
     pub async fn poll_worker_once(&self) -> Option<SqsBatchResponse> {
-        let messages = self.receive(&self.queue_url, 10).await;
+        let messages = self.receive(&self.consumer, 10).await;
         if messages.is_empty() {
             return None;
         }
-        let event = sqs_event(&messages);
+        let event = sqs_event(&messages, &self.queue_url);
         let response = accepted_worker::handle_batch(&self.worker, event, None).await;
         let failed: Vec<&str> = response
             .batch_item_failures
@@ -192,22 +189,14 @@ impl TestStack {
             .map(|f| f.item_identifier.as_str())
             .collect();
         for m in &messages {
-            let handle = m.receipt_handle().unwrap_or_default();
-            if failed.contains(&m.message_id().unwrap_or_default()) {
-                self.sqs
-                    .change_message_visibility()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .visibility_timeout(0)
-                    .send()
+            if failed.contains(&m.message_id.as_str()) {
+                self.consumer
+                    .change_visibility(&m.receipt_handle, Duration::ZERO)
                     .await
                     .expect("change visibility");
             } else {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .send()
+                self.consumer
+                    .delete(&m.receipt_handle)
                     .await
                     .expect("delete");
             }
@@ -250,34 +239,6 @@ impl TestStack {
             .message_id
             .unwrap_or_default()
     }
-}
-
-/// Messages as the Lambda SQS event source presents them.
-pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for m in messages {
-        let mut record = SqsMessage::default();
-        record.message_id = m.message_id.clone();
-        record.receipt_handle = m.receipt_handle.clone();
-        record.body = m.body.clone();
-        record.event_source = Some("aws:sqs".into());
-        record.attributes = m
-            .attributes()
-            .map(|a| {
-                a.iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (name, value) in m.message_attributes().cloned().unwrap_or_default() {
-            let mut attr = SqsMessageAttribute::default();
-            attr.string_value = value.string_value;
-            attr.data_type = Some(value.data_type);
-            record.message_attributes.insert(name, attr);
-        }
-        event.records.push(record);
-    }
-    event
 }
 
 /// An API Gateway HTTP API (payload v2) request, with a JWT authorizer when `owner` is set.

@@ -33,18 +33,14 @@ async fn accepts_a_job_with_location_correlation_and_one_queue_message() {
     assert_eq!(stored.correlation_id.as_str(), "trace-abc-1");
     assert!(stored.expires_at > stored.created_at);
 
-    let messages = t.receive(&t.queue_url, 10).await;
+    let messages = t.receive(&t.consumer, 10).await;
     assert_eq!(messages.len(), 1);
-    let msg: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    let msg: Value = serde_json::from_str(&messages[0].body).unwrap();
     assert_eq!(
         msg,
         json!({"version": 1, "job_id": id, "correlation_id": "trace-abc-1"})
     );
-    let attr = messages[0]
-        .message_attributes()
-        .and_then(|a| a.get("correlation_id"))
-        .and_then(|a| a.string_value());
-    assert_eq!(attr, Some("trace-abc-1"));
+    assert_eq!(messages[0].correlation_id.as_deref(), Some("trace-abc-1"));
 }
 
 #[tokio::test]
@@ -82,7 +78,7 @@ async fn an_idempotent_replay_returns_the_same_job_and_sends_nothing() {
     assert_eq!(second.status(), 202);
     assert_eq!(header(&second, "idempotent-replayed"), Some("true"));
     assert_eq!(second_body["id"], first_body["id"]);
-    assert_eq!(t.receive(&t.queue_url, 10).await.len(), 1);
+    assert_eq!(t.receive(&t.consumer, 10).await.len(), 1);
     assert_eq!(
         t.item_count().await,
         2,
@@ -104,7 +100,7 @@ async fn reusing_a_key_for_another_request_is_422_and_writes_nothing() {
     );
     assert_eq!(body["type"], "/problems/idempotency-key-reused");
     assert_eq!(t.item_count().await, 2);
-    assert_eq!(t.receive(&t.queue_url, 10).await.len(), 1);
+    assert_eq!(t.receive(&t.consumer, 10).await.len(), 1);
 }
 
 #[tokio::test]
@@ -149,7 +145,7 @@ async fn fifty_concurrent_identical_requests_create_one_job_and_one_message() {
         .count();
     assert_eq!(replays, 49);
     assert_eq!(t.item_count().await, 2);
-    assert_eq!(t.receive(&t.queue_url, 60).await.len(), 1);
+    assert_eq!(t.receive(&t.consumer, 60).await.len(), 1);
 }
 
 #[tokio::test]

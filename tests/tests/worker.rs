@@ -3,7 +3,8 @@
 
 use accepted_core::jobs::{JobContext, JobFailure, JobHandler, JobRegistry};
 use accepted_core::{FieldError, JobStatus};
-use accepted_tests::{sqs_event, TestStack};
+use accepted_tests::TestStack;
+use accepted_worker::sqs_event;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
@@ -54,9 +55,9 @@ async fn a_duplicated_message_never_runs_a_finished_job_again() {
         json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
     )
     .await;
-    let original = t.receive(&t.queue_url, 1).await;
+    let original = t.receive(&t.consumer, 1).await;
     // The same message delivered twice in one batch, then once more after completion.
-    let mut event = sqs_event(&[original[0].clone(), original[0].clone()]);
+    let mut event = sqs_event(&[original[0].clone(), original[0].clone()], &t.queue_url);
     event.records[1].message_id = Some("duplicate-copy".into());
     let response = accepted_worker::handle_batch(&t.worker, event, None).await;
     let failures: Vec<_> = response
@@ -69,7 +70,8 @@ async fn a_duplicated_message_never_runs_a_finished_job_again() {
     // The other copy either saw the live lease (retry) or the finished job (done).
     assert!(failures.len() <= 1);
 
-    let again = accepted_worker::handle_batch(&t.worker, sqs_event(&original), None).await;
+    let again =
+        accepted_worker::handle_batch(&t.worker, sqs_event(&original, &t.queue_url), None).await;
     assert!(
         again.batch_item_failures.is_empty(),
         "a finished job's message is acknowledged"
@@ -191,9 +193,9 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
         );
     }
     assert_eq!(polls, max_receive);
-    let dead = t.receive(&t.dlq_url, 10).await;
+    let dead = t.receive(&t.dead_letters, 10).await;
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].message_id(), Some(poison.as_str()));
+    assert_eq!(dead[0].message_id, poison);
 }
 
 /// A job type whose handler panics, to prove the panic stays inside its record.

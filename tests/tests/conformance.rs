@@ -1,0 +1,459 @@
+//! One conformance suite for the ports, run against the embedded adapters (SQLite) and the
+//! AWS adapters (DynamoDB and SQS on moto). A behaviour that differs is a bug in the embedded
+//! one: the AWS services are the reference.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::aws::SqsJobQueue;
+use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
+use accepted_core::{
+    CorrelationId, CreateOutcome, IdempotencyKey, Job, JobError, JobMessage, JobQueue, JobStatus,
+    JobStore, NewJob, Owner, QueueConsumer, QueueError, StoreError, Timestamp, Transition,
+    TransitionError,
+};
+use accepted_tests::TestStack;
+use serde_json::json;
+
+struct Ports {
+    store: Arc<dyn JobStore>,
+    queue: Arc<dyn JobQueue>,
+    consumer: Arc<dyn QueueConsumer>,
+    dead_letters: Arc<dyn QueueConsumer>,
+    max_receive_count: u32,
+    /// Keeps the emulator stack alive for the test's duration.
+    _stack: Option<TestStack>,
+}
+
+async fn embedded() -> Ports {
+    let db = Database::in_memory().expect("in-memory database");
+    let settings = QueueSettings::default();
+    let queue = EmbeddedQueue::new(db.clone(), "jobs", settings.clone());
+    let dlq = queue.dead_letter_queue().expect("a dead-letter queue");
+    Ports {
+        store: Arc::new(EmbeddedJobStore::new(db)),
+        queue: Arc::new(queue.clone()),
+        consumer: Arc::new(queue),
+        dead_letters: Arc::new(dlq),
+        max_receive_count: settings.max_receive_count.expect("redrive"),
+        _stack: None,
+    }
+}
+
+async fn moto() -> Ports {
+    let t = TestStack::new().await;
+    let queue = SqsJobQueue::from_sdk_config(&t.sdk, &t.queue_url);
+    Ports {
+        store: t.store.clone(),
+        queue: Arc::new(queue.clone()),
+        consumer: Arc::new(queue),
+        dead_letters: Arc::new(SqsJobQueue::from_sdk_config(&t.sdk, &t.dlq_url)),
+        max_receive_count: 5,
+        _stack: Some(t),
+    }
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod embedded_backend {
+            $( #[tokio::test] async fn $check() { super::$check(super::embedded().await).await } )*
+        }
+        mod aws_on_moto {
+            $( #[tokio::test] async fn $check() { super::$check(super::moto().await).await } )*
+        }
+    };
+}
+
+conformance!(
+    create_then_get_returns_the_same_job,
+    a_key_replays_its_job_only_for_the_same_request_and_owner,
+    transitions_follow_the_state_machine,
+    an_expired_lease_is_taken_over_and_fences_the_old_attempt,
+    transitions_on_a_missing_job_are_not_found,
+    concurrent_starts_let_exactly_one_attempt_run,
+    a_received_message_is_hidden_until_deleted_or_released,
+    visibility_timeouts_expire,
+    a_message_received_too_often_moves_to_the_dead_letter_queue,
+    batches_hold_at_most_ten_and_lose_nothing,
+    a_waiting_receive_returns_a_message_sent_meanwhile,
+);
+
+fn new_job(owner: &str, key: Option<&str>, fingerprint: &str) -> Job {
+    Job::create(
+        NewJob {
+            owner: Owner::parse(owner).unwrap(),
+            job_type: "demo.sleep".into(),
+            input: json!({"duration_ms": 1, "nested": {"list": [1, "two", null], "ok": true}}),
+            callback_url: Some("https://example.com/hook".into()),
+            correlation_id: CorrelationId::generate(),
+            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+            fingerprint: fingerprint.into(),
+        },
+        Timestamp::now(),
+        Duration::from_secs(3600),
+    )
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_800_000_000_000 + ms)
+}
+
+async fn create_then_get_returns_the_same_job(p: Ports) {
+    let job = new_job("alice", None, "fp");
+    assert_eq!(
+        p.store.create(&job).await.unwrap(),
+        CreateOutcome::Created(job.clone())
+    );
+    assert_eq!(p.store.get(&job.id).await.unwrap(), Some(job));
+    assert_eq!(
+        p.store
+            .get(&accepted_core::JobId::generate())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_key_replays_its_job_only_for_the_same_request_and_owner(p: Ports) {
+    let first = new_job("alice", Some("key-1"), "fp-a");
+    assert!(matches!(
+        p.store.create(&first).await.unwrap(),
+        CreateOutcome::Created(_)
+    ));
+    let again = new_job("alice", Some("key-1"), "fp-a");
+    assert_eq!(
+        p.store.create(&again).await.unwrap(),
+        CreateOutcome::Replayed(first.clone())
+    );
+    assert_eq!(
+        p.store.get(&again.id).await.unwrap(),
+        None,
+        "the replay stored nothing"
+    );
+    let other = new_job("alice", Some("key-1"), "fp-b");
+    assert_eq!(p.store.create(&other).await, Err(StoreError::KeyReused));
+    let bobs = new_job("bob", Some("key-1"), "fp-b");
+    assert_eq!(
+        p.store.create(&bobs).await.unwrap(),
+        CreateOutcome::Created(bobs.clone())
+    );
+}
+
+async fn transitions_follow_the_state_machine(p: Ports) {
+    let job = new_job("alice", None, "fp");
+    p.store.create(&job).await.unwrap();
+    let running = p
+        .store
+        .transition(
+            &job.id,
+            &Transition::Start {
+                now: at(0),
+                lease_until: at(60_000),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        running,
+        job.apply(&Transition::Start {
+            now: at(0),
+            lease_until: at(60_000)
+        })
+        .unwrap()
+    );
+
+    let second = Transition::Start {
+        now: at(1_000),
+        lease_until: at(61_000),
+    };
+    match p.store.transition(&job.id, &second).await {
+        Err(TransitionError::Conflict(current)) => assert_eq!(*current, running),
+        other => panic!("a live lease must refuse a second start: {other:?}"),
+    }
+    let released = Transition::Release {
+        attempt: 1,
+        now: at(2_000),
+        error: JobError::new("flaky", "try again", true),
+    };
+    let pending = p.store.transition(&job.id, &released).await.unwrap();
+    assert_eq!(
+        (pending.status, pending.lease_until),
+        (JobStatus::Pending, None)
+    );
+    assert_eq!(
+        pending.error.as_ref().map(|e| e.code.as_str()),
+        Some("flaky")
+    );
+
+    let restart = Transition::Start {
+        now: at(3_000),
+        lease_until: at(63_000),
+    };
+    assert_eq!(
+        p.store
+            .transition(&job.id, &restart)
+            .await
+            .unwrap()
+            .attempts,
+        2
+    );
+    let wrong_attempt = Transition::Complete {
+        attempt: 1,
+        now: at(4_000),
+        result: json!(1),
+    };
+    assert!(matches!(
+        p.store.transition(&job.id, &wrong_attempt).await,
+        Err(TransitionError::Conflict(_))
+    ));
+    let result = json!({"rows": 2, "columns": [{"name": "a", "mean": 1.5}], "note": null});
+    let complete = Transition::Complete {
+        attempt: 2,
+        now: at(5_000),
+        result: result.clone(),
+    };
+    let done = p.store.transition(&job.id, &complete).await.unwrap();
+    assert_eq!(
+        (done.status, done.result, done.error),
+        (JobStatus::Completed, Some(result), None)
+    );
+    assert_eq!(done.finished_at, Some(at(5_000)));
+    assert_eq!(
+        p.store.get(&job.id).await.unwrap().as_ref(),
+        Some(&done_job(&p, &job).await)
+    );
+
+    for late in [
+        Transition::Start {
+            now: at(999_999),
+            lease_until: at(1_999_999),
+        },
+        Transition::Fail {
+            attempt: 2,
+            now: at(6_000),
+            error: JobError::new("x", "x", false),
+        },
+    ] {
+        match p.store.transition(&job.id, &late).await {
+            Err(TransitionError::Conflict(current)) => {
+                assert_eq!(current.status, JobStatus::Completed)
+            }
+            other => panic!("a terminal job must refuse {}: {other:?}", late.name()),
+        }
+    }
+}
+
+async fn done_job(p: &Ports, job: &Job) -> Job {
+    p.store.get(&job.id).await.unwrap().unwrap()
+}
+
+async fn an_expired_lease_is_taken_over_and_fences_the_old_attempt(p: Ports) {
+    let job = new_job("alice", None, "fp");
+    p.store.create(&job).await.unwrap();
+    p.store
+        .transition(
+            &job.id,
+            &Transition::Start {
+                now: at(0),
+                lease_until: at(100),
+            },
+        )
+        .await
+        .unwrap();
+    let takeover = Transition::Start {
+        now: at(101),
+        lease_until: at(10_000),
+    };
+    let taken = p.store.transition(&job.id, &takeover).await.unwrap();
+    assert_eq!((taken.attempts, taken.started_at), (2, Some(at(0))));
+    let stale = Transition::Fail {
+        attempt: 1,
+        now: at(200),
+        error: JobError::new("late", "late", false),
+    };
+    assert!(matches!(
+        p.store.transition(&job.id, &stale).await,
+        Err(TransitionError::Conflict(_))
+    ));
+}
+
+async fn transitions_on_a_missing_job_are_not_found(p: Ports) {
+    let t = Transition::Start {
+        now: at(0),
+        lease_until: at(1),
+    };
+    assert_eq!(
+        p.store
+            .transition(&accepted_core::JobId::generate(), &t)
+            .await,
+        Err(TransitionError::NotFound)
+    );
+}
+
+async fn concurrent_starts_let_exactly_one_attempt_run(p: Ports) {
+    let job = new_job("alice", None, "fp");
+    p.store.create(&job).await.unwrap();
+    let start = Transition::Start {
+        now: at(0),
+        lease_until: at(60_000),
+    };
+    let attempts = (0..20).map(|_| p.store.transition(&job.id, &start));
+    let results = futures::future::join_all(attempts).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(TransitionError::Conflict(_)))));
+}
+
+fn message() -> JobMessage {
+    JobMessage::new(accepted_core::JobId::generate(), CorrelationId::generate())
+}
+
+async fn a_received_message_is_hidden_until_deleted_or_released(p: Ports) {
+    let (a, b) = (message(), message());
+    p.queue.send(&a).await.unwrap();
+    p.queue.send(&b).await.unwrap();
+    let got = p.consumer.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(got.len(), 2);
+    let first = got.iter().find(|m| m.body == a.encode()).expect("a");
+    assert_eq!(first.receive_count, 1);
+    assert_eq!(
+        first.correlation_id.as_deref(),
+        Some(a.correlation_id.as_str())
+    );
+    assert!(p
+        .consumer
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let second = got.iter().find(|m| m.body == b.encode()).expect("b");
+    p.consumer.delete(&first.receipt_handle).await.unwrap();
+    p.consumer
+        .change_visibility(&second.receipt_handle, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = p.consumer.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "the deleted message is gone, the released one is back"
+    );
+    assert_eq!(
+        (again[0].body.as_str(), again[0].receive_count),
+        (b.encode().as_str(), 2)
+    );
+    assert_eq!(again[0].message_id, second.message_id);
+}
+
+async fn visibility_timeouts_expire(p: Ports) {
+    p.queue.send(&message()).await.unwrap();
+    let got = p.consumer.receive(1, Duration::ZERO).await.unwrap();
+    p.consumer
+        .change_visibility(&got[0].receipt_handle, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(p
+        .consumer
+        .receive(1, Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let back = p.consumer.receive(1, Duration::ZERO).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].receive_count, 2);
+}
+
+async fn a_message_received_too_often_moves_to_the_dead_letter_queue(p: Ports) {
+    let msg = message();
+    p.queue.send(&msg).await.unwrap();
+    for receive in 1..=p.max_receive_count {
+        let got = p.consumer.receive(1, Duration::ZERO).await.unwrap();
+        assert_eq!(got.len(), 1, "receive {receive}");
+        assert_eq!(got[0].receive_count, receive);
+        p.consumer
+            .change_visibility(&got[0].receipt_handle, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(p
+        .consumer
+        .receive(1, Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+    let dead = p.dead_letters.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, msg.encode());
+}
+
+async fn batches_hold_at_most_ten_and_lose_nothing(p: Ports) {
+    let sent: Vec<JobMessage> = (0..12).map(|_| message()).collect();
+    for m in &sent {
+        p.queue.send(m).await.unwrap();
+    }
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let got = p.consumer.receive(10, Duration::ZERO).await.unwrap();
+        assert!(got.len() <= 10);
+        for m in &got {
+            p.consumer.delete(&m.receipt_handle).await.unwrap();
+        }
+        bodies.extend(got.into_iter().map(|m| m.body));
+        if bodies.len() == sent.len() {
+            break;
+        }
+    }
+    bodies.sort();
+    let mut expected: Vec<String> = sent.iter().map(JobMessage::encode).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    assert!(p
+        .consumer
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn a_waiting_receive_returns_a_message_sent_meanwhile(p: Ports) {
+    let queue = Arc::clone(&p.queue);
+    let msg = message();
+    let sent = msg.clone();
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        queue.send(&sent).await.unwrap();
+    });
+    let got = p.consumer.receive(1, Duration::from_secs(3)).await.unwrap();
+    sender.await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, msg.encode());
+    let deleted_twice = p.consumer.delete(&got[0].receipt_handle).await;
+    assert_eq!(deleted_twice, Ok(()));
+    assert!(matches!(
+        p.consumer
+            .change_visibility("not-a-receipt-handle", Duration::ZERO)
+            .await,
+        Err(QueueError::NotInFlight)
+    ));
+}
+
+/// The embedded queue's defaults must be the template's, or local runs would redrive
+/// differently from AWS.
+#[test]
+fn embedded_queue_defaults_match_the_template() {
+    let text = std::fs::read_to_string(accepted_infra::default_template_path()).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let queue = &doc["Resources"]["JobsQueue"]["Properties"];
+    let defaults = QueueSettings::default();
+    assert_eq!(
+        queue["VisibilityTimeout"].as_u64(),
+        Some(defaults.visibility_timeout.as_secs())
+    );
+    assert_eq!(
+        doc["Parameters"]["MaxReceiveCount"]["Default"].as_u64(),
+        defaults.max_receive_count.map(u64::from)
+    );
+}
