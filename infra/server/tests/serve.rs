@@ -1,0 +1,218 @@
+//! End to end: the `accepted serve` binary as a process, driven over HTTP on a free port,
+//! on the embedded backend — including a restart in the middle of a run.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts the binary and waits for its "listening" log line.
+    fn start(data_dir: &Path, port: u16) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            // Small batches, one at a time: jobs stay queued long enough to restart mid-run.
+            .args([
+                "--batch-size",
+                "2",
+                "--batch-window-ms",
+                "20",
+                "--max-concurrency",
+                "1",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("accepted starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let started = Instant::now();
+        loop {
+            let line = lines
+                .next()
+                .expect("accepted exited before listening")
+                .expect("readable log");
+            if line.contains("\"listening\"") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no listening line"
+            );
+        }
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SIGTERM, then wait: the server finishes its work in flight and exits 0.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "clean shutdown, got {exit:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn post(base: &str, body: &Value, key: Option<&str>) -> (u16, Option<String>, Value) {
+    let mut req = agent()
+        .post(format!("{base}/jobs"))
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        req = req.header("idempotency-key", key);
+    }
+    let mut res = req.send(body.to_string()).expect("POST /jobs");
+    let replayed = res
+        .headers()
+        .get("idempotent-replayed")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    (res.status().as_u16(), replayed, body)
+}
+
+fn get(base: &str, id: &str) -> Value {
+    let mut res = agent()
+        .get(format!("{base}/jobs/{id}"))
+        .call()
+        .expect("GET");
+    assert_eq!(res.status().as_u16(), 200);
+    serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// Polls until the job is finished, honouring no `Retry-After` (tests poll fast).
+fn wait_finished(base: &str, id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let job = get(base, id);
+        if ["completed", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "job {id} never finished: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serves_runs_replays_fails_and_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Server::start(data.path(), port);
+    let base = server.base.clone();
+
+    let sleep = json!({"type": "demo.sleep", "input": {"duration_ms": 100}});
+    let (status, replayed, first) = post(&base, &sleep, Some("e2e-1"));
+    assert_eq!((status, replayed), (202, None));
+    let (status, replayed, again) = post(&base, &sleep, Some("e2e-1"));
+    assert_eq!((status, replayed.as_deref()), (202, Some("true")));
+    assert_eq!(again["id"], first["id"]);
+    let (status, _, problem) = post(&base, &json!({"type": "nope", "input": {}}), None);
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (422, Some("/problems/validation-failed"))
+    );
+
+    let failing = json!({"type": "demo.sleep",
+                         "input": {"duration_ms": 10, "fail_attempts": 1, "failure": "permanent"}});
+    let (_, _, doomed) = post(&base, &failing, None);
+
+    let done = wait_finished(&base, first["id"].as_str().unwrap());
+    assert_eq!(
+        (done["status"].as_str(), done["attempts"].as_u64()),
+        (Some("completed"), Some(1))
+    );
+    assert_eq!(done["result"]["slept_ms"], 100);
+    let failed = wait_finished(&base, doomed["id"].as_str().unwrap());
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error"]["code"], "demo_failure");
+
+    // Ten slow jobs; stop while most are still queued.
+    let slow = json!({"type": "demo.sleep", "input": {"duration_ms": 400}});
+    let ids: Vec<String> = (0..10)
+        .map(|i| {
+            let (status, _, job) = post(&base, &slow, Some(&format!("restart-{i}")));
+            assert_eq!(status, 202);
+            job["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    server.stop();
+
+    let unfinished = ids
+        .iter()
+        .filter(|id| !is_finished_on_disk(data.path(), id))
+        .count();
+    assert!(unfinished > 0, "the restart should happen mid-run");
+
+    let server = Server::start(data.path(), port);
+    for id in &ids {
+        let job = wait_finished(&server.base, id);
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(job["attempts"], 1, "no job ran twice: {job}");
+    }
+    // Jobs accepted before the restart are still replayable after it.
+    let (_, replayed, again) = post(&server.base, &slow, Some("restart-0"));
+    assert_eq!(
+        (replayed.as_deref(), again["id"].as_str()),
+        (Some("true"), Some(ids[0].as_str()))
+    );
+    server.stop();
+}
+
+/// Reads the database while the server is down: the file is the only state there is.
+fn is_finished_on_disk(data_dir: &Path, id: &str) -> bool {
+    use accepted_core::embedded::{Database, EmbeddedJobStore};
+    use accepted_core::{JobId, JobStore};
+    let db = Database::open(&data_dir.join("accepted.sqlite3")).unwrap();
+    let store = EmbeddedJobStore::new(db);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let job = rt
+        .block_on(store.get(&JobId::parse(id).unwrap()))
+        .unwrap()
+        .unwrap();
+    job.status.is_terminal()
+}
