@@ -8,11 +8,18 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 local_dir="$root/.local"
-port="${MOTO_PORT:-5151}"
-url="http://127.0.0.1:$port"
 pid_file="$local_dir/moto.pid"
+port_file="$local_dir/moto.port"
 
 running() { [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
+
+# A running server keeps the port it was started on.
+if running && [[ -f "$port_file" ]]; then
+  port="$(cat "$port_file")"
+else
+  port="${MOTO_PORT:-5151}"
+fi
+url="http://127.0.0.1:$port"
 
 case "${1:-}" in
   start)
@@ -23,6 +30,7 @@ case "${1:-}" in
     "$local_dir/venv/bin/python" "$root/infra/moto_server.py" -H 127.0.0.1 -p "$port" \
       >"$local_dir/moto.log" 2>&1 &
     echo $! >"$pid_file"
+    echo "$port" >"$port_file"
     for _ in $(seq 1 100); do
       if curl -fsS -o /dev/null "$url/moto-api/data.json" 2>/dev/null; then
         echo "$url"
@@ -39,7 +47,7 @@ case "${1:-}" in
       kill "$(cat "$pid_file")"
       for _ in $(seq 1 50); do running || break; sleep 0.1; done
     fi
-    rm -f "$pid_file"
+    rm -f "$pid_file" "$port_file"
     ;;
   url)
     echo "$url"
