@@ -7,6 +7,8 @@
 //! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
 //! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
 //! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
+//! | `RETRY_BASE_MS` | 2000 | first backoff window; it doubles per attempt |
+//! | `RETRY_CAP_MS` | 300000 | largest backoff window |
 //! | `LEASE_SECONDS` | 60 | how long a started attempt owns its job (> worker timeout) |
 //! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
 //! | `STATUS_RETRY_AFTER_SECONDS` | 2 | `Retry-After` on a job that is not finished |
@@ -16,13 +18,16 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::retry::RetryPolicy;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
     pub queue_url: Option<String>,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
-    pub max_attempts: u32,
+    /// The default retry policy; job types may set their own.
+    pub retry: RetryPolicy,
     pub lease: Duration,
     pub worker_concurrency: usize,
     pub status_retry_after: Duration,
@@ -75,7 +80,11 @@ impl Config {
             job_retention: Duration::from_secs(
                 number("JOB_RETENTION_HOURS", 168, 24, 24 * 365)? * 3600,
             ),
-            max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
+            retry: RetryPolicy {
+                max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
+                base: Duration::from_millis(number("RETRY_BASE_MS", 2_000, 0, 3_600_000)?),
+                cap: Duration::from_millis(number("RETRY_CAP_MS", 300_000, 0, 43_200_000)?),
+            },
             lease: Duration::from_secs(number("LEASE_SECONDS", 60, 1, 43_200)?),
             worker_concurrency: number("WORKER_CONCURRENCY", 10, 1, 100)? as usize,
             status_retry_after: Duration::from_secs(number(
@@ -132,6 +141,10 @@ mod tests {
             ("MAX_ATTEMPTS", "3"),
         ])
         .unwrap();
-        assert_eq!((c.max_attempts, c.require_queue_url()), (3, Ok("http://q")));
+        assert_eq!(
+            (c.retry.max_attempts, c.require_queue_url()),
+            (3, Ok("http://q"))
+        );
+        assert_eq!(c.retry.base, Duration::from_secs(2));
     }
 }

@@ -191,6 +191,15 @@ impl Job {
                 next.error = Some(error.clone());
                 next.finish(*now);
             }
+            Transition::Heartbeat {
+                attempt,
+                now,
+                lease_until,
+            } => {
+                self.expect_running(*attempt)?;
+                next.lease_until = Some(*lease_until);
+                next.updated_at = *now;
+            }
             Transition::Release {
                 attempt,
                 now,
@@ -230,6 +239,12 @@ pub enum Transition {
         now: Timestamp,
         lease_until: Timestamp,
     },
+    /// `running` (this attempt) → `running` with a later lease: a long attempt is alive.
+    Heartbeat {
+        attempt: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    },
     /// `running` (this attempt) → `completed`.
     Complete {
         attempt: u32,
@@ -254,6 +269,7 @@ impl Transition {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Start { .. } => "start",
+            Self::Heartbeat { .. } => "heartbeat",
             Self::Complete { .. } => "complete",
             Self::Fail { .. } => "fail",
             Self::Release { .. } => "release",
@@ -358,6 +374,25 @@ mod tests {
             result: json!(1),
         };
         assert_eq!(taken.apply(&stale), Err(Rejected));
+    }
+
+    #[test]
+    fn a_heartbeat_extends_only_the_current_attempts_lease() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        let beat = |attempt| Transition::Heartbeat {
+            attempt,
+            now: Timestamp::from_millis(2_090),
+            lease_until: Timestamp::from_millis(2_500),
+        };
+        let extended = running.apply(&beat(1)).unwrap();
+        assert_eq!(extended.lease_until, Some(Timestamp::from_millis(2_500)));
+        assert_eq!(
+            extended.apply(&start(2_200)),
+            Err(Rejected),
+            "still leased at 2 200"
+        );
+        assert_eq!(running.apply(&beat(2)), Err(Rejected));
+        assert_eq!(pending().apply(&beat(0)), Err(Rejected));
     }
 
     #[test]

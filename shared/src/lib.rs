@@ -19,6 +19,7 @@ pub mod message;
 pub mod ports;
 pub mod problem;
 pub mod request;
+pub mod retry;
 pub mod time;
 pub mod view;
 

@@ -65,7 +65,8 @@ impl TestStack {
         Self::with_registry(JobRegistry::builtin(), &[]).await
     }
 
-    /// A fresh stack; `overrides` replace environment variables the template sets.
+    /// A fresh stack; `overrides` replace environment variables the template sets. Retries
+    /// back off by at most a few milliseconds unless overridden, so tests need not wait.
     pub async fn with_registry(registry: JobRegistry, overrides: &[(&str, &str)]) -> Self {
         emulator_endpoint();
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -75,6 +76,8 @@ impl TestStack {
             .await
             .expect("bootstrap on the emulator");
         let mut env: HashMap<String, String> = stack.env.clone().into_iter().collect();
+        env.insert("RETRY_BASE_MS".into(), "1".into());
+        env.insert("RETRY_CAP_MS".into(), "5".into());
         for (k, v) in overrides {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -88,11 +91,14 @@ impl TestStack {
             .expect("dlq output")
             .to_owned();
         Self {
-            consumer,
+            consumer: consumer.clone(),
             dead_letters: SqsJobQueue::from_sdk_config(&sdk, &dlq_url),
             submit: Submit::new(store.clone(), queue, registry.clone(), &config),
             status: Status::new(store.clone(), &config),
-            worker: Arc::new(Worker::new(store.clone(), registry, &config)),
+            worker: Arc::new(
+                Worker::new(store.clone(), registry, &config)
+                    .with_queue(Arc::new(consumer.clone())),
+            ),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             store,
@@ -173,11 +179,15 @@ impl TestStack {
     }
 
     /// One poll of the event source mapping: receive up to 10 messages, invoke the worker
-    /// with them as an SQS event, delete the ones it did not report as failed, and make the
-    /// failed ones visible again at once (the test stands in for the visibility timeout).
-    /// Returns the worker's response, or `None` when the queue was empty.
+    /// with them as an SQS event, and delete the ones it did not report as failed; the worker
+    /// itself delays the failed ones (backoff). Waits briefly for a message whose backoff is
+    /// running out. Returns the worker's response, or `None` when the queue stayed empty.
     pub async fn poll_worker_once(&self) -> Option<SqsBatchResponse> {
-        let messages = self.receive(&self.consumer, 10).await;
+        let mut messages = self.receive(&self.consumer, 10).await;
+        if messages.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            messages = self.receive(&self.consumer, 10).await;
+        }
         if messages.is_empty() {
             return None;
         }
@@ -189,12 +199,7 @@ impl TestStack {
             .map(|f| f.item_identifier.as_str())
             .collect();
         for m in &messages {
-            if failed.contains(&m.message_id.as_str()) {
-                self.consumer
-                    .change_visibility(&m.receipt_handle, Duration::ZERO)
-                    .await
-                    .expect("change visibility");
-            } else {
+            if !failed.contains(&m.message_id.as_str()) {
                 self.consumer
                     .delete(&m.receipt_handle)
                     .await

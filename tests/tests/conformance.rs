@@ -69,6 +69,7 @@ conformance!(
     a_key_replays_its_job_only_for_the_same_request_and_owner,
     transitions_follow_the_state_machine,
     an_expired_lease_is_taken_over_and_fences_the_old_attempt,
+    heartbeats_extend_the_lease_of_the_current_attempt_only,
     transitions_on_a_missing_job_are_not_found,
     concurrent_starts_let_exactly_one_attempt_run,
     a_received_message_is_hidden_until_deleted_or_released,
@@ -273,6 +274,43 @@ async fn an_expired_lease_is_taken_over_and_fences_the_old_attempt(p: Ports) {
     };
     assert!(matches!(
         p.store.transition(&job.id, &stale).await,
+        Err(TransitionError::Conflict(_))
+    ));
+}
+
+async fn heartbeats_extend_the_lease_of_the_current_attempt_only(p: Ports) {
+    let job = new_job("alice", None, "fp");
+    p.store.create(&job).await.unwrap();
+    p.store
+        .transition(
+            &job.id,
+            &Transition::Start {
+                now: at(0),
+                lease_until: at(100),
+            },
+        )
+        .await
+        .unwrap();
+    let beat = |attempt| Transition::Heartbeat {
+        attempt,
+        now: at(90),
+        lease_until: at(500),
+    };
+    let extended = p.store.transition(&job.id, &beat(1)).await.unwrap();
+    assert_eq!(
+        (extended.lease_until, extended.updated_at),
+        (Some(at(500)), at(90))
+    );
+    let too_early = Transition::Start {
+        now: at(200),
+        lease_until: at(300),
+    };
+    assert!(matches!(
+        p.store.transition(&job.id, &too_early).await,
+        Err(TransitionError::Conflict(_))
+    ));
+    assert!(matches!(
+        p.store.transition(&job.id, &beat(2)).await,
         Err(TransitionError::Conflict(_))
     ));
 }

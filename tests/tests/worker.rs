@@ -230,3 +230,79 @@ async fn a_panicking_handler_fails_its_own_job_only() {
     assert_eq!(bad.error.unwrap().code, "handler_panicked");
     assert_eq!(t.stored(&good).await.status, JobStatus::Completed);
 }
+
+#[tokio::test]
+async fn a_retryable_failure_comes_back_after_its_backoff() {
+    use accepted_core::retry::Jitter;
+    use accepted_worker::Worker;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let t = TestStack::with_registry(
+        JobRegistry::builtin(),
+        &[("RETRY_BASE_MS", "1500"), ("RETRY_CAP_MS", "60000")],
+    )
+    .await;
+    let mut worker = Worker::new(t.store.clone(), JobRegistry::builtin(), &t.config)
+        .with_queue(Arc::new(t.consumer.clone()));
+    worker.jitter = Jitter::None; // the whole first window: 1.5 s
+    let worker = Arc::new(worker);
+    let id = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 1}}),
+    )
+    .await;
+    let messages = t.receive(&t.consumer, 1).await;
+    let response =
+        accepted_worker::handle_batch(&worker, sqs_event(&messages, &t.queue_url), None).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(t.stored(&id).await.status, JobStatus::Pending);
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        t.receive(&t.consumer, 1).await.is_empty(),
+        "still backing off"
+    );
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let back = t.receive(&t.consumer, 1).await;
+    assert_eq!(back.len(), 1, "visible again once the backoff ran out");
+    assert_eq!(back[0].receive_count, 2);
+    let response =
+        accepted_worker::handle_batch(&worker, sqs_event(&back, &t.queue_url), None).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(t.stored(&id).await.attempts, 2);
+}
+
+#[tokio::test]
+async fn heartbeats_keep_a_long_job_from_being_taken_over() {
+    use std::time::Duration;
+
+    // A one-second lease and a job of 2.5 s: only heartbeats keep the first attempt's lease.
+    let t = TestStack::with_registry(JobRegistry::builtin(), &[("LEASE_SECONDS", "1")]).await;
+    let id = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 2500}}),
+    )
+    .await;
+    let original = t.receive(&t.consumer, 1).await;
+    let worker = t.worker.clone();
+    let event = sqs_event(&original, &t.queue_url);
+    let first =
+        tokio::spawn(async move { accepted_worker::handle_batch(&worker, event, None).await });
+
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let mut duplicate = sqs_event(&original, &t.queue_url);
+    duplicate.records[0].message_id = Some("duplicate".into());
+    duplicate.records[0].receipt_handle = None;
+    let second = accepted_worker::handle_batch(&t.worker, duplicate, None).await;
+    assert_eq!(
+        second.batch_item_failures.len(),
+        1,
+        "the live attempt keeps the job"
+    );
+    assert_eq!(t.stored(&id).await.attempts, 1);
+
+    assert!(first.await.unwrap().batch_item_failures.is_empty());
+    let job = t.stored(&id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Completed, 1));
+}

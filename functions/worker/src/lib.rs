@@ -12,27 +12,34 @@ use std::time::Duration;
 
 use accepted_core::jobs::JobRegistry;
 use accepted_core::message::CORRELATION_ATTRIBUTE;
-use accepted_core::{Config, JobStore, ReceivedMessage, Timestamp};
+use accepted_core::retry::{Jitter, RetryPolicy};
+use accepted_core::{Config, JobStore, QueueConsumer, ReceivedMessage, Timestamp};
 use aws_lambda_events::event::sqs::{
     BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
 };
 use futures::stream::{self, StreamExt};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use record::Outcome;
 
 /// Time kept back from the Lambda deadline to record a timed-out attempt.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Longest a handler may run when no deadline is known: Lambda's own maximum.
+const MAX_RUN: Duration = Duration::from_secs(15 * 60);
 
 pub struct Worker {
     pub store: Arc<dyn JobStore>,
     pub registry: JobRegistry,
-    /// Attempts after which a retryable failure is final.
-    pub max_attempts: u32,
-    /// How long a started attempt owns its job; handlers are stopped before it runs out.
+    /// The default retry policy; job types may override it.
+    pub retry: RetryPolicy,
+    pub jitter: Jitter,
+    /// How long an attempt owns its job between heartbeats.
     pub lease: Duration,
     /// Records of one batch in flight at once.
     pub concurrency: usize,
+    /// The queue the records come from, to delay the redelivery of failed ones (backoff).
+    /// Without it they return after the queue's visibility timeout.
+    pub queue: Option<Arc<dyn QueueConsumer>>,
 }
 
 impl Worker {
@@ -40,10 +47,17 @@ impl Worker {
         Self {
             store,
             registry,
-            max_attempts: config.max_attempts,
+            retry: config.retry,
+            jitter: Jitter::Full,
             lease: config.lease,
             concurrency: config.worker_concurrency,
+            queue: None,
         }
+    }
+
+    pub fn with_queue(mut self, queue: Arc<dyn QueueConsumer>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 }
 
@@ -54,7 +68,7 @@ pub async fn handle_batch(
     event: SqsEvent,
     deadline: Option<Timestamp>,
 ) -> SqsBatchResponse {
-    let budget = run_budget(worker.lease, deadline, Timestamp::now());
+    let budget = run_budget(deadline, Timestamp::now());
     let size = event.records.len();
     let outcomes: Vec<(Option<String>, Outcome)> = stream::iter(event.records)
         .map(|message| {
@@ -62,12 +76,27 @@ pub async fn handle_batch(
             let message_id = message.message_id.clone();
             async move {
                 // Spawned so that a panic anywhere in the record's processing is contained.
-                let task =
-                    tokio::spawn(async move { record::process(&worker, message, budget).await });
+                let task = tokio::spawn(async move {
+                    let receipt = message.receipt_handle.clone();
+                    let outcome = record::process(&worker, message, budget).await;
+                    if let (
+                        Outcome::Retry {
+                            after: Some(delay), ..
+                        },
+                        Some(receipt),
+                    ) = (outcome, receipt)
+                    {
+                        delay_redelivery(&worker, &receipt, delay).await;
+                    }
+                    outcome
+                });
                 let outcome = task.await.unwrap_or_else(|err| {
                     error!(message_id = message_id.as_deref().unwrap_or_default(), error = %err,
                            "record processing panicked");
-                    Outcome::Retry("panicked")
+                    Outcome::Retry {
+                        reason: "panicked",
+                        after: None,
+                    }
                 });
                 (message_id, outcome)
             }
@@ -78,7 +107,7 @@ pub async fn handle_batch(
 
     let mut response = SqsBatchResponse::default();
     for (message_id, outcome) in outcomes {
-        if let Outcome::Retry(_) = outcome {
+        if let Outcome::Retry { .. } = outcome {
             // A record without an id cannot be reported alone. An empty identifier makes
             // Lambda treat the whole batch as failed, which is the only safe answer.
             let mut failure = BatchItemFailure::default();
@@ -92,6 +121,16 @@ pub async fn handle_batch(
         "batch processed"
     );
     response
+}
+
+/// Backoff: the failed record comes back after `delay` instead of the queue's visibility
+/// timeout. If this fails the record still comes back, only later.
+async fn delay_redelivery(worker: &Worker, receipt_handle: &str, delay: Duration) {
+    if let Some(queue) = &worker.queue {
+        if let Err(e) = queue.change_visibility(receipt_handle, delay).await {
+            warn!(error = %e, delay_ms = delay.as_millis() as u64, "could not delay redelivery");
+        }
+    }
 }
 
 /// Received messages as Lambda's SQS event source presents them to the worker, for local
@@ -126,19 +165,15 @@ pub fn sqs_event(messages: &[ReceivedMessage], event_source_arn: &str) -> SqsEve
     event
 }
 
-/// How long one handler may run: within its lease and before the invocation deadline.
-fn run_budget(lease: Duration, deadline: Option<Timestamp>, now: Timestamp) -> Duration {
-    let lease_budget = lease
-        .saturating_sub(DEADLINE_MARGIN)
-        .max(Duration::from_secs(1));
+/// How long one handler may run: until shortly before the invocation's deadline. The lease
+/// does not bound it: heartbeats extend the lease while the handler runs.
+fn run_budget(deadline: Option<Timestamp>, now: Timestamp) -> Duration {
     match deadline {
-        Some(deadline) => lease_budget.min(
-            deadline
-                .since(now)
-                .saturating_sub(DEADLINE_MARGIN)
-                .max(Duration::from_millis(100)),
-        ),
-        None => lease_budget,
+        Some(deadline) => deadline
+            .since(now)
+            .saturating_sub(DEADLINE_MARGIN)
+            .max(Duration::from_millis(100)),
+        None => MAX_RUN,
     }
 }
 
@@ -147,13 +182,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_respects_both_the_lease_and_the_deadline() {
+    fn the_budget_ends_before_the_deadline() {
         let now = Timestamp::from_millis(100_000);
-        let lease = Duration::from_secs(60);
-        assert_eq!(run_budget(lease, None, now), Duration::from_secs(58));
+        assert_eq!(run_budget(None, now), MAX_RUN);
         let soon = Some(now.plus(Duration::from_secs(10)));
-        assert_eq!(run_budget(lease, soon, now), Duration::from_secs(8));
+        assert_eq!(run_budget(soon, now), Duration::from_secs(8));
         let past = Some(Timestamp::from_millis(50_000));
-        assert_eq!(run_budget(lease, past, now), Duration::from_millis(100));
+        assert_eq!(run_budget(past, now), Duration::from_millis(100));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore};
+use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::{logging, Config, Timestamp};
 use accepted_worker::{handle_batch, Worker};
@@ -15,11 +15,12 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
-    let worker = Arc::new(Worker::new(
-        Arc::new(store),
-        JobRegistry::builtin(),
-        &config,
-    ));
+    let mut worker = Worker::new(Arc::new(store), JobRegistry::builtin(), &config);
+    // The source queue, to delay retries by changing their visibility (backoff).
+    if let Some(url) = &config.queue_url {
+        worker = worker.with_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+    }
+    let worker = Arc::new(worker);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = Arc::clone(&worker);
         async move {

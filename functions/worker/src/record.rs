@@ -1,9 +1,11 @@
-//! One SQS record: decode, start the job, run its handler, record the outcome.
+//! One SQS record: decode, start the job, run its handler under heartbeats, record the
+//! outcome, and say when the message should come back if it must.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use accepted_core::jobs::{JobContext, JobFailure};
+use accepted_core::jobs::{JobContext, JobFailure, JobHandler};
+use accepted_core::retry::RetryPolicy;
 use accepted_core::{Job, JobError, JobMessage, JobStatus, Timestamp, Transition, TransitionError};
 use aws_lambda_events::event::sqs::SqsMessage;
 use futures::FutureExt;
@@ -17,20 +19,36 @@ use crate::Worker;
 pub enum Outcome {
     /// Delete it: the job reached a state this message can no longer change.
     Done(&'static str),
-    /// Deliver it again later (and eventually to the dead-letter queue).
-    Retry(&'static str),
+    /// Deliver it again: after `after` when set (backoff), else after the queue's visibility
+    /// timeout. After `maxReceiveCount` receives SQS moves it to the dead-letter queue.
+    Retry {
+        reason: &'static str,
+        after: Option<Duration>,
+    },
 }
+
+/// Extra wait past a live lease's end before trying to take the job over.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 pub(crate) async fn process(worker: &Worker, message: SqsMessage, budget: Duration) -> Outcome {
     let message_id = message.message_id.clone().unwrap_or_default();
+    let receive_count: u32 = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
     let body = message.body.as_deref().unwrap_or_default();
     let job_message = match JobMessage::decode(body) {
         Ok(m) => m,
         Err(err) => {
-            // Retried until the queue's redrive policy moves it to the dead-letter queue,
-            // where it stays as evidence; it never holds up the rest of the batch.
-            error!(message_id, error = %err, body_bytes = body.len(), "undecodable message");
-            return Outcome::Retry("undecodable");
+            // Retried with backoff until the redrive policy moves it to the dead-letter
+            // queue, where it stays as evidence; it never holds up the rest of the batch.
+            error!(message_id, receive_count, error = %err, body_bytes = body.len(),
+                   "undecodable message");
+            return Outcome::Retry {
+                reason: "undecodable",
+                after: Some(worker.retry.delay(receive_count, worker.jitter)),
+            };
         }
     };
     let span = info_span!(
@@ -39,14 +57,19 @@ pub(crate) async fn process(worker: &Worker, message: SqsMessage, budget: Durati
         correlation_id = %job_message.correlation_id,
         message_id,
     );
-    let outcome = run(worker, &job_message, budget)
+    let outcome = run(worker, &job_message, receive_count, budget)
         .instrument(span.clone())
         .await;
     span.in_scope(|| info!(outcome = ?outcome, "record finished"));
     outcome
 }
 
-async fn run(worker: &Worker, message: &JobMessage, budget: Duration) -> Outcome {
+async fn run(
+    worker: &Worker,
+    message: &JobMessage,
+    receive_count: u32,
+    budget: Duration,
+) -> Outcome {
     let now = Timestamp::now();
     let start = Transition::Start {
         now,
@@ -66,21 +89,52 @@ async fn run(worker: &Worker, message: &JobMessage, budget: Duration) -> Outcome
             return Outcome::Done("duplicate");
         }
         Err(TransitionError::Conflict(current)) => {
+            // Another attempt holds a live lease: look again once it could have expired.
+            let wait = current
+                .lease_until
+                .map(|until| until.since(now) + LEASE_MARGIN)
+                .unwrap_or(LEASE_MARGIN);
             info!(
                 status = current.status.as_str(),
+                wait_ms = wait.as_millis() as u64,
                 "job is held by another attempt"
             );
-            return Outcome::Retry("leased");
+            return Outcome::Retry {
+                reason: "leased",
+                after: Some(wait),
+            };
         }
         Err(TransitionError::Store(err)) => {
             warn!(error = %err, "could not start job");
-            return Outcome::Retry("store_unavailable");
+            return Outcome::Retry {
+                reason: "store_unavailable",
+                after: Some(worker.retry.delay(receive_count, worker.jitter)),
+            };
         }
     };
     let attempt = job.attempts;
     info!(attempt, job_type = %job.job_type, "job started");
 
-    if attempt > worker.max_attempts {
+    let Some(handler) = worker.registry.get(&job.job_type) else {
+        let error = JobError::new(
+            "unknown_job_type",
+            format!("no handler for job type {:?}", job.job_type),
+            false,
+        );
+        return finish(
+            worker,
+            &job,
+            Transition::Fail {
+                attempt,
+                now,
+                error,
+            },
+            None,
+        )
+        .await;
+    };
+    let policy = handler.retry_policy(&worker.retry);
+    if attempt > policy.max_attempts {
         // Only reachable through lease take-overs (crashed attempts), which never released.
         let error = JobError::new(
             "retries_exhausted",
@@ -95,70 +149,108 @@ async fn run(worker: &Worker, message: &JobMessage, budget: Duration) -> Outcome
                 now,
                 error,
             },
+            None,
         )
         .await;
     }
 
-    let result = execute(worker, &job, budget).await;
-    let now = Timestamp::now();
-    let transition = match result {
-        Ok(result) => Transition::Complete {
-            attempt,
-            now,
-            result,
-        },
-        Err(failure) if failure.is_retryable() && attempt < worker.max_attempts => {
-            warn!(attempt, error = %failure, "attempt failed; will retry");
-            Transition::Release {
+    let result = execute(worker, handler.as_ref(), &job, budget).await;
+    let (transition, backoff) = settle(&policy, worker, attempt, Timestamp::now(), result);
+    finish(worker, &job, transition, backoff).await
+}
+
+/// The transition an attempt's result calls for, and the backoff before the next attempt.
+fn settle(
+    policy: &RetryPolicy,
+    worker: &Worker,
+    attempt: u32,
+    now: Timestamp,
+    result: Result<Value, JobFailure>,
+) -> (Transition, Option<Duration>) {
+    match result {
+        Ok(result) => (
+            Transition::Complete {
                 attempt,
                 now,
-                error: failure.to_job_error(),
-            }
+                result,
+            },
+            None,
+        ),
+        Err(failure) if failure.is_retryable() && policy.allows_another(attempt) => {
+            let backoff = policy.delay(attempt, worker.jitter);
+            warn!(attempt, error = %failure, backoff_ms = backoff.as_millis() as u64,
+                  "attempt failed; will retry");
+            let error = failure.to_job_error();
+            (
+                Transition::Release {
+                    attempt,
+                    now,
+                    error,
+                },
+                Some(backoff),
+            )
         }
         Err(failure) if failure.is_retryable() => {
             let last = failure.to_job_error();
-            Transition::Fail {
-                attempt,
-                now,
-                error: JobError::new(
-                    "retries_exhausted",
-                    format!(
-                        "gave up after {attempt} attempts; last error: {}: {}",
-                        last.code, last.message
-                    ),
-                    false,
+            let error = JobError::new(
+                "retries_exhausted",
+                format!(
+                    "gave up after {attempt} attempts; last error: {}: {}",
+                    last.code, last.message
                 ),
-            }
+                false,
+            );
+            (
+                Transition::Fail {
+                    attempt,
+                    now,
+                    error,
+                },
+                None,
+            )
         }
-        Err(failure) => Transition::Fail {
-            attempt,
-            now,
-            error: failure.to_job_error(),
-        },
-    };
-    finish(worker, &job, transition).await
+        Err(failure) => {
+            let error = failure.to_job_error();
+            (
+                Transition::Fail {
+                    attempt,
+                    now,
+                    error,
+                },
+                None,
+            )
+        }
+    }
 }
 
-/// Runs the job's handler within `budget`, turning a panic or an overrun into a failure.
-async fn execute(worker: &Worker, job: &Job, budget: Duration) -> Result<Value, JobFailure> {
-    let Some(handler) = worker.registry.get(&job.job_type) else {
-        return Err(JobFailure::permanent(
-            "unknown_job_type",
-            format!("no handler for job type {:?}", job.job_type),
-        ));
-    };
+/// Runs the handler within `budget` while heartbeats keep the lease alive, turning a panic,
+/// an overrun or a lost lease into a failure.
+async fn execute(
+    worker: &Worker,
+    handler: &dyn JobHandler,
+    job: &Job,
+    budget: Duration,
+) -> Result<Value, JobFailure> {
     let ctx = JobContext {
         job_id: job.id.clone(),
         attempt: job.attempts,
         correlation_id: job.correlation_id.clone(),
     };
     let run = AssertUnwindSafe(handler.run(&ctx, &job.input)).catch_unwind();
-    match tokio::time::timeout(budget, run).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_panic)) => Err(JobFailure::permanent(
-            "handler_panicked",
-            "the job handler panicked",
-        )),
+    let guarded = async {
+        tokio::select! {
+            result = run => match result {
+                Ok(result) => result,
+                Err(_panic) => Err(JobFailure::permanent(
+                    "handler_panicked",
+                    "the job handler panicked",
+                )),
+            },
+            lost = heartbeat(worker, job) => Err(lost),
+        }
+    };
+    match tokio::time::timeout(budget, guarded).await {
+        Ok(result) => result,
         Err(_elapsed) => Err(JobFailure::retryable(
             "timeout",
             format!(
@@ -169,7 +261,39 @@ async fn execute(worker: &Worker, job: &Job, budget: Duration) -> Result<Value, 
     }
 }
 
-async fn finish(worker: &Worker, job: &Job, transition: Transition) -> Outcome {
+/// Extends the lease every third of its length; returns only when the lease is lost.
+async fn heartbeat(worker: &Worker, job: &Job) -> JobFailure {
+    let every = (worker.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let now = Timestamp::now();
+        let beat = Transition::Heartbeat {
+            attempt: job.attempts,
+            now,
+            lease_until: now.plus(worker.lease),
+        };
+        match worker.store.transition(&job.id, &beat).await {
+            Ok(_) => {}
+            Err(TransitionError::Conflict(current)) => {
+                warn!(
+                    status = current.status.as_str(),
+                    attempts = current.attempts,
+                    "lease lost; abandoning this attempt"
+                );
+                return JobFailure::retryable("lease_lost", "another attempt took over the job");
+            }
+            // A missed heartbeat is not fatal: the lease has two more thirds to run.
+            Err(err) => warn!(error = %err, "heartbeat failed"),
+        }
+    }
+}
+
+async fn finish(
+    worker: &Worker,
+    job: &Job,
+    transition: Transition,
+    backoff: Option<Duration>,
+) -> Outcome {
     let name = transition.name();
     match worker.store.transition(&job.id, &transition).await {
         Ok(updated) => {
@@ -179,7 +303,10 @@ async fn finish(worker: &Worker, job: &Job, transition: Transition) -> Outcome {
                 "job updated"
             );
             if updated.status == JobStatus::Pending {
-                Outcome::Retry("retryable_failure")
+                Outcome::Retry {
+                    reason: "retryable_failure",
+                    after: backoff,
+                }
             } else {
                 Outcome::Done("finished")
             }
@@ -195,7 +322,10 @@ async fn finish(worker: &Worker, job: &Job, transition: Transition) -> Outcome {
         }
         Err(err) => {
             error!(error = %err, transition = name, "could not record the attempt's outcome");
-            Outcome::Retry("store_unavailable")
+            Outcome::Retry {
+                reason: "store_unavailable",
+                after: None,
+            }
         }
     }
 }

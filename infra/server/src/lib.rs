@@ -50,11 +50,10 @@ pub async fn serve(
         ),
         status: Status::new(Arc::clone(&backend.store), &backend.config),
     });
-    let worker = Arc::new(Worker::new(
-        Arc::clone(&backend.store),
-        registry,
-        &backend.config,
-    ));
+    let worker = Arc::new(
+        Worker::new(Arc::clone(&backend.store), registry, &backend.config)
+            .with_queue(Arc::clone(&backend.consumer)),
+    );
 
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -245,6 +245,21 @@ impl Update {
                     (":now", item::ms(*now)),
                 ],
             },
+            Transition::Heartbeat {
+                attempt,
+                now,
+                lease_until,
+            } => Self {
+                expression: "SET lease_until = :lease, updated_at = :now",
+                condition: "#status = :running AND attempts = :attempt",
+                names: vec![],
+                values: vec![
+                    (":running", status(JobStatus::Running)),
+                    (":lease", item::ms(*lease_until)),
+                    (":attempt", item::n(attempt)),
+                    (":now", item::ms(*now)),
+                ],
+            },
             Transition::Complete {
                 attempt,
                 now,

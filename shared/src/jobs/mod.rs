@@ -21,6 +21,7 @@ pub use demo_sleep::DemoSleep;
 use crate::ids::{CorrelationId, JobId};
 use crate::job::JobError;
 use crate::problem::FieldError;
+use crate::retry::RetryPolicy;
 
 /// What a handler knows about the attempt it runs in.
 #[derive(Debug, Clone)]
@@ -76,6 +77,12 @@ pub trait JobHandler: Send + Sync + 'static {
 
     /// Checks the input before the job is accepted. Pointers are relative to `/input`.
     fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>>;
+
+    /// How this type retries. Types whose dependency needs gentler (or more) retries than
+    /// the deployment's default override this.
+    fn retry_policy(&self, default: &RetryPolicy) -> RetryPolicy {
+        *default
+    }
 
     /// Does the work. Only called with input that passed [`JobHandler::validate`].
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure>;
