@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `JOBS_TABLE` | required | DynamoDB table holding jobs and idempotency records |
 //! | `JOBS_QUEUE_URL` | required by `submit` | SQS queue the worker consumes |
+//! | `JOBS_DLQ_URL` | none | its dead-letter queue, where the worker sets poison messages aside |
 //! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
 //! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
 //! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
@@ -24,6 +25,7 @@ use crate::retry::RetryPolicy;
 pub struct Config {
     pub table_name: String,
     pub queue_url: Option<String>,
+    pub dead_letter_queue_url: Option<String>,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
     /// The default retry policy; job types may set their own.
@@ -76,6 +78,7 @@ impl Config {
         Ok(Self {
             table_name: lookup("JOBS_TABLE").ok_or(ConfigError::Missing("JOBS_TABLE"))?,
             queue_url: lookup("JOBS_QUEUE_URL"),
+            dead_letter_queue_url: lookup("JOBS_DLQ_URL"),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, MAX_BODY_LIMIT)? as usize,
             job_retention: Duration::from_secs(
                 number("JOB_RETENTION_HOURS", 168, 24, 24 * 365)? * 3600,

@@ -12,6 +12,7 @@ pub mod fingerprint;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+pub mod inbound;
 pub mod job;
 pub mod jobs;
 pub mod logging;

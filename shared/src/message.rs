@@ -25,7 +25,7 @@ pub struct JobMessage {
     pub correlation_id: CorrelationId,
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum MessageError {
     #[error("message body is not a job message: {0}")]
     Malformed(String),

@@ -1,13 +1,14 @@
 //! The two ports every adapter implements: where jobs live and how they are handed to workers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::ids::JobId;
+use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, Transition};
-use crate::message::JobMessage;
+use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
 use crate::time::Timestamp;
 
 /// What [`JobStore::create`] did.
@@ -55,6 +56,13 @@ pub trait JobStore: Send + Sync {
     /// The job, read strongly consistently.
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
 
+    /// The job an owner's idempotency key created, while the key is retained.
+    async fn find_by_idempotency_key(
+        &self,
+        owner: &Owner,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Job>, StoreError>;
+
     /// Applies `transition` as one conditional write, with the semantics of [`Job::apply`].
     async fn transition(&self, id: &JobId, transition: &Transition)
         -> Result<Job, TransitionError>;
@@ -70,10 +78,21 @@ pub enum QueueError {
     NotInFlight,
 }
 
-/// The producer side of the job queue: what `submit` needs.
+/// The producer side of a queue: what `submit` needs, and where the worker sets aside
+/// messages it cannot act on (the dead-letter queue).
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    async fn send(&self, message: &JobMessage) -> Result<(), QueueError>;
+    /// Sends `body` with String message attributes; returns the message id.
+    async fn send_raw(&self, body: &str, attributes: &[(&str, &str)])
+        -> Result<String, QueueError>;
+
+    /// Sends a run reference, its correlation id also as the `correlation_id` attribute.
+    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
+        let attributes = [(CORRELATION_ATTRIBUTE, message.correlation_id.as_str())];
+        self.send_raw(&message.encode(), &attributes)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// A message as a consumer receives it (the fields of an SQS record the worker uses).
@@ -86,8 +105,17 @@ pub struct ReceivedMessage {
     /// Receives of this message so far, this one included (`ApproximateReceiveCount`).
     pub receive_count: u32,
     pub sent_at: Timestamp,
+    /// String message attributes (`correlation_id`, dead-letter reasons, …).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl ReceivedMessage {
     /// The `correlation_id` message attribute, when the producer set one.
-    pub correlation_id: Option<String>,
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.attributes
+            .get(CORRELATION_ATTRIBUTE)
+            .map(String::as_str)
+    }
 }
 
 /// The consumer side of a queue, with SQS semantics: a received message is hidden for the

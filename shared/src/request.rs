@@ -68,17 +68,7 @@ fn validate_fields(
     }
 
     let job_type = match obj.remove("type") {
-        Some(Value::String(t)) => match registry.get(&t) {
-            Some(_) => Some(t),
-            None => {
-                let known: Vec<_> = registry.types().collect();
-                errors.push(FieldError::new(
-                    "/type",
-                    format!("unknown job type; known types: {}", known.join(", ")),
-                ));
-                None
-            }
-        },
+        Some(Value::String(t)) => Some(t),
         Some(_) => {
             errors.push(FieldError::new("/type", "must be a string"));
             None
@@ -88,32 +78,23 @@ fn validate_fields(
             None
         }
     };
-
     let input = obj.remove("input");
     if input.is_none() {
         errors.push(FieldError::new("/input", "is required"));
     }
-    if let (Some(t), Some(input)) = (&job_type, &input) {
-        if let Some(Err(field_errors)) = registry.get(t).map(|h| h.validate(input)) {
-            errors.extend(field_errors);
-        }
-    }
-
     let callback_url = match obj.remove("callback_url") {
         None | Some(Value::Null) => None,
-        Some(Value::String(u)) => match check_callback_url(&u) {
-            Ok(()) => Some(u),
-            Err(message) => {
-                errors.push(FieldError::new("/callback_url", message));
-                None
-            }
-        },
+        Some(Value::String(u)) => Some(u),
         Some(_) => {
             errors.push(FieldError::new("/callback_url", "must be a string"));
             None
         }
     };
-
+    if let (Some(t), Some(i)) = (&job_type, &input) {
+        if let Err(more) = validate_job(t, i, callback_url.as_deref(), registry) {
+            errors.extend(more);
+        }
+    }
     match (job_type, input) {
         (Some(job_type), Some(input)) if errors.is_empty() => Ok(SubmitRequest {
             job_type,
@@ -121,6 +102,42 @@ fn validate_fields(
             callback_url,
         }),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The checks a job gets whoever asks for it: a known type, an input that type accepts, a
+/// usable callback URL. `POST /jobs` runs them, and so does the worker for job requests that
+/// other producers put on the queue.
+pub fn validate_job(
+    job_type: &str,
+    input: &Value,
+    callback_url: Option<&str>,
+    registry: &JobRegistry,
+) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    match registry.get(job_type) {
+        Some(handler) => {
+            if let Err(field_errors) = handler.validate(input) {
+                errors.extend(field_errors);
+            }
+        }
+        None => {
+            let known: Vec<_> = registry.types().collect();
+            errors.push(FieldError::new(
+                "/type",
+                format!("unknown job type; known types: {}", known.join(", ")),
+            ));
+        }
+    }
+    if let Some(url) = callback_url {
+        if let Err(message) = check_callback_url(url) {
+            errors.push(FieldError::new("/callback_url", message));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
 

@@ -41,6 +41,8 @@ cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix "$prefix" --
   echo "AWS_REGION=$AWS_REGION"
 } >>"$work/env"
 queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$work/env")"
+dlq_url="$(sed -n 's/^JOBS_DLQ_URL=//p' "$work/env")"
+table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"
 
 log "starting cargo lambda watch on 127.0.0.1:$port"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$work/env" \
@@ -98,13 +100,33 @@ assert json.loads(res["body"])["status"] == "pending", res
 assert "retry-after" in {k.lower() for k in res["headers"]}, res
 PY
 
-log "worker: a batch of the job and a poison record"
+log "worker: a batch of the job and a poison record (set aside on the DLQ, not retried)"
 invoke worker "$work/worker.json" >"$work/worker.out"
-py "$work/worker.out" <<'PY'
-import json, sys
+py "$work/worker.out" "$dlq_url" <<'PY'
+import json, sys, boto3
 res = json.load(open(sys.argv[1]))
-failures = [f["itemIdentifier"] for f in res["batchItemFailures"]]
-assert failures == ["059f36b4-87a3-44ab-83d2-661975830a7d"], res
+assert res["batchItemFailures"] == [], res
+sqs = boto3.client("sqs", region_name="us-east-1")
+got = sqs.receive_message(QueueUrl=sys.argv[2], MessageAttributeNames=["All"]).get("Messages", [])
+assert len(got) == 1, got
+attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
+assert attrs["dead_letter_reason"] == "not_json", attrs
+assert attrs["source_message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d", attrs
+PY
+
+log "worker: job requests from SNS and EventBridge create and run their jobs"
+invoke worker events/worker-sns-request.json >"$work/sns.out"
+invoke worker events/worker-eventbridge-request.json >"$work/events.out"
+py "$work/sns.out" "$work/events.out" "$table" <<'PY'
+import json, sys, boto3
+for out in sys.argv[1:3]:
+    assert json.load(open(out))["batchItemFailures"] == [], out
+table = boto3.resource("dynamodb", region_name="us-east-1").Table(sys.argv[3])
+jobs = {i["owner"]: i for i in table.scan()["Items"] if i["pk"].startswith("JOB#")}
+sns = jobs["sns:arn:aws:sns:us-east-1:123456789012:accepted-job-requests"]
+events = jobs["events:com.example.orders"]
+assert sns["status"] == "completed" and sns["correlation_id"] == "fixture-corr-sns", sns
+assert events["status"] == "completed" and json.loads(events["result"])["rows"] == 2, events
 PY
 
 log "status: completed, with the CSV report"
@@ -125,4 +147,4 @@ sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
 assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1", attrs
 PY
-echo "lambda runtime: 6 passed, 0 failed"
+echo "lambda runtime: 7 passed, 0 failed"

@@ -97,7 +97,8 @@ impl TestStack {
             status: Status::new(store.clone(), &config),
             worker: Arc::new(
                 Worker::new(store.clone(), registry, &config)
-                    .with_queue(Arc::new(consumer.clone())),
+                    .with_queue(Arc::new(consumer.clone()))
+                    .with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&sdk, &dlq_url))),
             ),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
@@ -183,6 +184,11 @@ impl TestStack {
     /// itself delays the failed ones (backoff). Waits briefly for a message whose backoff is
     /// running out. Returns the worker's response, or `None` when the queue stayed empty.
     pub async fn poll_worker_once(&self) -> Option<SqsBatchResponse> {
+        self.poll_with(&self.worker).await
+    }
+
+    /// [`TestStack::poll_worker_once`] with another worker configuration.
+    pub async fn poll_with(&self, worker: &Arc<Worker>) -> Option<SqsBatchResponse> {
         let mut messages = self.receive(&self.consumer, 10).await;
         if messages.is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -192,7 +198,7 @@ impl TestStack {
             return None;
         }
         let event = sqs_event(&messages, &self.queue_url);
-        let response = accepted_worker::handle_batch(&self.worker, event, None).await;
+        let response = accepted_worker::handle_batch(worker, event, None).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

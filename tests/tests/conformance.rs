@@ -355,10 +355,7 @@ async fn a_received_message_is_hidden_until_deleted_or_released(p: Ports) {
     assert_eq!(got.len(), 2);
     let first = got.iter().find(|m| m.body == a.encode()).expect("a");
     assert_eq!(first.receive_count, 1);
-    assert_eq!(
-        first.correlation_id.as_deref(),
-        Some(a.correlation_id.as_str())
-    );
+    assert_eq!(first.correlation_id(), Some(a.correlation_id.as_str()));
     assert!(p
         .consumer
         .receive(10, Duration::ZERO)

@@ -40,7 +40,7 @@ async fn accepts_a_job_with_location_correlation_and_one_queue_message() {
         msg,
         json!({"version": 1, "job_id": id, "correlation_id": "trace-abc-1"})
     );
-    assert_eq!(messages[0].correlation_id.as_deref(), Some("trace-abc-1"));
+    assert_eq!(messages[0].correlation_id(), Some("trace-abc-1"));
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ async fn a_duplicated_message_never_runs_a_finished_job_again() {
 }
 
 #[tokio::test]
-async fn one_bad_record_fails_alone_in_a_partial_batch_response() {
+async fn one_bad_record_fails_alone_and_poison_is_set_aside_at_once() {
     let t = TestStack::new().await;
     let good = submit(
         &t,
@@ -100,25 +100,13 @@ async fn one_bad_record_fails_alone_in_a_partial_batch_response() {
         .await;
 
     let response = t.poll_worker_once().await.expect("a batch");
-    let mut failed: Vec<String> = response
+    let failed: Vec<String> = response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect();
-    failed.sort();
-    let flaky_message = failed
-        .iter()
-        .find(|id| **id != poison_id && **id != future_id)
-        .cloned();
-    let mut expected = vec![poison_id.clone(), future_id.clone()];
-    expected.extend(flaky_message.clone());
-    expected.sort();
-    assert_eq!(failed, expected);
-    assert_eq!(
-        failed.len(),
-        3,
-        "poison, unknown version and the flaky job: {failed:?}"
-    );
+    assert_eq!(failed.len(), 1, "only the flaky job is retried: {failed:?}");
+    assert!(!failed.contains(&poison_id) && !failed.contains(&future_id));
 
     assert_eq!(t.stored(&good).await.status, JobStatus::Completed);
     let flaky_job = t.stored(&flaky).await;
@@ -128,7 +116,28 @@ async fn one_bad_record_fails_alone_in_a_partial_batch_response() {
         Some("demo_failure")
     );
 
-    // The retry succeeds; the poison keeps failing on its own.
+    // Poison never comes back: it waits on the dead-letter queue with the reason.
+    let mut dead = t.receive(&t.dead_letters, 10).await;
+    dead.sort_by_key(|m| m.attributes["dead_letter_reason"].clone());
+    let reasons: Vec<(&str, &str)> = dead
+        .iter()
+        .map(|m| {
+            (
+                m.attributes["dead_letter_reason"].as_str(),
+                m.attributes["source_message_id"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("not_json", poison_id.as_str()),
+            ("unsupported_version", future_id.as_str())
+        ]
+    );
+    assert_eq!(dead[0].body, "this is not a job message");
+
+    // The retry succeeds; nothing else is left on the queue.
     t.poll_worker_once().await.expect("second batch");
     let flaky_job = t.stored(&flaky).await;
     assert_eq!(
@@ -136,6 +145,7 @@ async fn one_bad_record_fails_alone_in_a_partial_batch_response() {
         (JobStatus::Completed, 2)
     );
     assert_eq!(flaky_job.error, None);
+    assert!(t.poll_worker_once().await.is_none());
 }
 
 #[tokio::test]
@@ -180,12 +190,20 @@ async fn permanent_failures_fail_at_once_and_retryable_ones_stop_at_the_limit() 
 }
 
 #[tokio::test]
-async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
+async fn without_a_dead_letter_sink_poison_reaches_the_dlq_by_redrive() {
+    use accepted_worker::Worker;
+    use std::sync::Arc;
+
     let t = TestStack::new().await;
+    // A worker that cannot set messages aside: SQS's redrive policy is the safety net.
+    let worker = Arc::new(
+        Worker::new(t.store.clone(), JobRegistry::builtin(), &t.config)
+            .with_queue(Arc::new(t.consumer.clone())),
+    );
     let poison = t.send_raw("{\"version\": 1, \"job_id\": 7}").await;
     let max_receive: usize = 5; // MaxReceiveCount's default in template.yaml
     let mut polls = 0;
-    while t.poll_worker_once().await.is_some() {
+    while t.poll_with(&worker).await.is_some() {
         polls += 1;
         assert!(
             polls <= max_receive + 1,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use accepted_core::jobs::JobRegistry;
 use accepted_core::message::CORRELATION_ATTRIBUTE;
 use accepted_core::retry::{Jitter, RetryPolicy};
-use accepted_core::{Config, JobStore, QueueConsumer, ReceivedMessage, Timestamp};
+use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ReceivedMessage, Timestamp};
 use aws_lambda_events::event::sqs::{
     BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
 };
@@ -21,6 +21,13 @@ use futures::stream::{self, StreamExt};
 use tracing::{error, info, warn};
 
 pub use record::Outcome;
+
+/// Message attributes on a message the worker set aside on the dead-letter queue.
+pub const DEAD_LETTER_REASON: &str = "dead_letter_reason";
+pub const DEAD_LETTER_DETAIL: &str = "dead_letter_detail";
+pub const SOURCE_MESSAGE_ID: &str = "source_message_id";
+/// SQS attribute values may be long, but evidence only needs the gist.
+const MAX_DETAIL_CHARS: usize = 512;
 
 /// Time kept back from the Lambda deadline to record a timed-out attempt.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -40,6 +47,11 @@ pub struct Worker {
     /// The queue the records come from, to delay the redelivery of failed ones (backoff).
     /// Without it they return after the queue's visibility timeout.
     pub queue: Option<Arc<dyn QueueConsumer>>,
+    /// Where messages that can never be acted on are set aside at once. Without it they are
+    /// retried until the redrive policy moves them there.
+    pub dead_letters: Option<Arc<dyn JobQueue>>,
+    /// Retention of jobs created from producers' requests on the queue.
+    pub job_retention: Duration,
 }
 
 impl Worker {
@@ -52,7 +64,14 @@ impl Worker {
             lease: config.lease,
             concurrency: config.worker_concurrency,
             queue: None,
+            dead_letters: None,
+            job_retention: config.job_retention,
         }
+    }
+
+    pub fn with_dead_letter_queue(mut self, dead_letters: Arc<dyn JobQueue>) -> Self {
+        self.dead_letters = Some(dead_letters);
+        self
     }
 
     pub fn with_queue(mut self, queue: Arc<dyn QueueConsumer>) -> Self {
@@ -77,18 +96,8 @@ pub async fn handle_batch(
             async move {
                 // Spawned so that a panic anywhere in the record's processing is contained.
                 let task = tokio::spawn(async move {
-                    let receipt = message.receipt_handle.clone();
-                    let outcome = record::process(&worker, message, budget).await;
-                    if let (
-                        Outcome::Retry {
-                            after: Some(delay), ..
-                        },
-                        Some(receipt),
-                    ) = (outcome, receipt)
-                    {
-                        delay_redelivery(&worker, &receipt, delay).await;
-                    }
-                    outcome
+                    let outcome = record::process(&worker, &message, budget).await;
+                    settle(&worker, &message, outcome).await
                 });
                 let outcome = task.await.unwrap_or_else(|err| {
                     error!(message_id = message_id.as_deref().unwrap_or_default(), error = %err,
@@ -107,7 +116,7 @@ pub async fn handle_batch(
 
     let mut response = SqsBatchResponse::default();
     for (message_id, outcome) in outcomes {
-        if let Outcome::Retry { .. } = outcome {
+        if let Outcome::Retry { .. } | Outcome::DeadLetter { .. } = outcome {
             // A record without an id cannot be reported alone. An empty identifier makes
             // Lambda treat the whole batch as failed, which is the only safe answer.
             let mut failure = BatchItemFailure::default();
@@ -123,12 +132,72 @@ pub async fn handle_batch(
     response
 }
 
-/// Backoff: the failed record comes back after `delay` instead of the queue's visibility
-/// timeout. If this fails the record still comes back, only later.
-async fn delay_redelivery(worker: &Worker, receipt_handle: &str, delay: Duration) {
-    if let Some(queue) = &worker.queue {
-        if let Err(e) = queue.change_visibility(receipt_handle, delay).await {
+/// Carries out what the record's outcome asks of the queues: a backoff for a retry, a move
+/// to the dead-letter queue for a message nothing can be done with.
+async fn settle(worker: &Worker, message: &SqsMessage, outcome: Outcome) -> Outcome {
+    let outcome = match outcome {
+        Outcome::DeadLetter { reason, detail } => set_aside(worker, message, reason, &detail).await,
+        other => other,
+    };
+    if let (
+        Outcome::Retry {
+            after: Some(delay), ..
+        },
+        Some(queue),
+        Some(receipt),
+    ) = (&outcome, &worker.queue, &message.receipt_handle)
+    {
+        // If this fails the record still comes back, only later.
+        if let Err(e) = queue.change_visibility(receipt, *delay).await {
             warn!(error = %e, delay_ms = delay.as_millis() as u64, "could not delay redelivery");
+        }
+    }
+    outcome
+}
+
+/// Copies the message to the dead-letter queue with why, then lets it be deleted. Without a
+/// dead-letter queue, or if the copy fails, it is retried with backoff instead and reaches the
+/// dead-letter queue through the redrive policy.
+async fn set_aside(
+    worker: &Worker,
+    message: &SqsMessage,
+    reason: &'static str,
+    detail: &str,
+) -> Outcome {
+    let backoff = Outcome::Retry {
+        reason,
+        after: Some(
+            worker
+                .retry
+                .delay(record::receive_count(message), worker.jitter),
+        ),
+    };
+    let Some(dead_letters) = &worker.dead_letters else {
+        return backoff;
+    };
+    let detail: String = detail.chars().take(MAX_DETAIL_CHARS).collect();
+    let source_id = message.message_id.clone().unwrap_or_default();
+    let mut attributes = vec![
+        (DEAD_LETTER_REASON, reason),
+        (DEAD_LETTER_DETAIL, detail.as_str()),
+        (SOURCE_MESSAGE_ID, source_id.as_str()),
+    ];
+    let correlation = message
+        .message_attributes
+        .get(CORRELATION_ATTRIBUTE)
+        .and_then(|a| a.string_value.clone());
+    if let Some(cid) = &correlation {
+        attributes.push((CORRELATION_ATTRIBUTE, cid.as_str()));
+    }
+    let body = message.body.as_deref().unwrap_or_default();
+    match dead_letters.send_raw(body, &attributes).await {
+        Ok(_) => {
+            warn!(message_id = %source_id, reason, "message set aside on the dead-letter queue");
+            Outcome::Done("dead_lettered")
+        }
+        Err(e) => {
+            error!(message_id = %source_id, error = %e, "could not set the message aside; retrying it");
+            backoff
         }
     }
 }
@@ -152,13 +221,11 @@ pub fn sqs_event(messages: &[ReceivedMessage], event_source_arn: &str) -> SqsEve
             "SentTimestamp".to_owned(),
             m.sent_at.as_millis().to_string(),
         );
-        if let Some(cid) = &m.correlation_id {
+        for (name, value) in &m.attributes {
             let mut attr = SqsMessageAttribute::default();
-            attr.string_value = Some(cid.clone());
+            attr.string_value = Some(value.clone());
             attr.data_type = Some("String".to_owned());
-            record
-                .message_attributes
-                .insert(CORRELATION_ATTRIBUTE.to_owned(), attr);
+            record.message_attributes.insert(name.clone(), attr);
         }
         event.records.push(record);
     }

@@ -20,6 +20,10 @@ async fn main() -> Result<(), Error> {
     if let Some(url) = &config.queue_url {
         worker = worker.with_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
     }
+    // The dead-letter queue, to set aside at once what can never be processed.
+    if let Some(url) = &config.dead_letter_queue_url {
+        worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+    }
     let worker = Arc::new(worker);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = Arc::clone(&worker);

@@ -4,9 +4,15 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use accepted_core::fingerprint::fingerprint;
+use accepted_core::inbound::{self, Inbound, JobRequest};
 use accepted_core::jobs::{JobContext, JobFailure, JobHandler};
+use accepted_core::request::validate_job;
 use accepted_core::retry::RetryPolicy;
-use accepted_core::{Job, JobError, JobMessage, JobStatus, Timestamp, Transition, TransitionError};
+use accepted_core::{
+    CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, NewJob, StoreError,
+    Timestamp, Transition, TransitionError,
+};
 use aws_lambda_events::event::sqs::SqsMessage;
 use futures::FutureExt;
 use serde_json::Value;
@@ -15,7 +21,7 @@ use tracing::{error, info, info_span, warn, Instrument};
 use crate::Worker;
 
 /// What happens to the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Delete it: the job reached a state this message can no longer change.
     Done(&'static str),
@@ -25,31 +31,49 @@ pub enum Outcome {
         reason: &'static str,
         after: Option<Duration>,
     },
+    /// Nothing can ever be done with it: set it aside on the dead-letter queue at once,
+    /// with the reason, instead of retrying it.
+    DeadLetter {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// Extra wait past a live lease's end before trying to take the job over.
 const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
-pub(crate) async fn process(worker: &Worker, message: SqsMessage, budget: Duration) -> Outcome {
-    let message_id = message.message_id.clone().unwrap_or_default();
-    let receive_count: u32 = message
+pub(crate) fn receive_count(message: &SqsMessage) -> u32 {
+    message
         .attributes
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(1)
+}
+
+pub(crate) async fn process(worker: &Worker, message: &SqsMessage, budget: Duration) -> Outcome {
+    let message_id = message.message_id.clone().unwrap_or_default();
+    let receive_count = receive_count(message);
     let body = message.body.as_deref().unwrap_or_default();
-    let job_message = match JobMessage::decode(body) {
-        Ok(m) => m,
+    let inbound = match inbound::decode(body, &message_id) {
+        Ok(inbound) => inbound,
         Err(err) => {
-            // Retried with backoff until the redrive policy moves it to the dead-letter
-            // queue, where it stays as evidence; it never holds up the rest of the batch.
-            error!(message_id, receive_count, error = %err, body_bytes = body.len(),
-                   "undecodable message");
-            return Outcome::Retry {
-                reason: "undecodable",
-                after: Some(worker.retry.delay(receive_count, worker.jitter)),
+            error!(message_id, receive_count, reason = err.code(), error = %err,
+                   body_bytes = body.len(), "message cannot be acted on");
+            return Outcome::DeadLetter {
+                reason: err.code(),
+                detail: err.to_string(),
             };
         }
+    };
+    let job_message = match inbound {
+        Inbound::Run(m) => m,
+        Inbound::Request(request) => match accept_request(worker, request).await {
+            Ok(m) => m,
+            Err(outcome) => {
+                info!(message_id, outcome = ?outcome, "job request not accepted");
+                return outcome;
+            }
+        },
     };
     let span = info_span!(
         "job",
@@ -62,6 +86,68 @@ pub(crate) async fn process(worker: &Worker, message: SqsMessage, budget: Durati
         .await;
     span.in_scope(|| info!(outcome = ?outcome, "record finished"));
     outcome
+}
+
+/// A producer's job request: validated like `POST /jobs`, then stored idempotently under its
+/// key, so a redelivered or re-published request finds the job it created the first time.
+async fn accept_request(worker: &Worker, request: JobRequest) -> Result<JobMessage, Outcome> {
+    let invalid = |errors: Vec<accepted_core::FieldError>| {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.pointer, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Outcome::DeadLetter {
+            reason: "invalid_request",
+            detail,
+        }
+    };
+    validate_job(
+        &request.job_type,
+        &request.input,
+        request.callback_url.as_deref(),
+        &worker.registry,
+    )
+    .map_err(invalid)?;
+    let fingerprint = fingerprint(
+        &request.job_type,
+        &request.input,
+        request.callback_url.as_deref(),
+    );
+    let job = Job::create(
+        NewJob {
+            owner: request.owner,
+            job_type: request.job_type,
+            input: request.input,
+            callback_url: request.callback_url,
+            correlation_id: request
+                .correlation_id
+                .unwrap_or_else(CorrelationId::generate),
+            idempotency_key: Some(request.idempotency_key),
+            fingerprint,
+        },
+        Timestamp::now(),
+        worker.job_retention,
+    );
+    match worker.store.create(&job).await {
+        Ok(CreateOutcome::Created(job)) => {
+            info!(job_id = %job.id, correlation_id = %job.correlation_id, owner = %job.owner,
+                  job_type = %job.job_type, "job created from a queue request");
+            Ok(JobMessage::new(job.id, job.correlation_id))
+        }
+        Ok(CreateOutcome::Replayed(job)) => Ok(JobMessage::new(job.id, job.correlation_id)),
+        Err(StoreError::KeyReused) => Err(Outcome::DeadLetter {
+            reason: "idempotency_key_reused",
+            detail: "the idempotency key was already used for a different request".into(),
+        }),
+        Err(err) => {
+            warn!(error = %err, "could not store the requested job");
+            Err(Outcome::Retry {
+                reason: "store_unavailable",
+                after: None,
+            })
+        }
+    }
 }
 
 async fn run(

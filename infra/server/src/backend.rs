@@ -17,6 +17,7 @@ pub struct Backend {
     pub store: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
     pub consumer: Arc<dyn QueueConsumer>,
+    pub dead_letters: Option<Arc<dyn JobQueue>>,
     /// Names the queue in worker events and logs.
     pub queue_arn: String,
     pub description: String,
@@ -49,11 +50,15 @@ pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, Backen
                 EMBEDDED_QUEUE,
                 QueueSettings::default(),
             ));
+            let dead_letters = queue
+                .dead_letter_queue()
+                .map(|q| Arc::new(q) as Arc<dyn JobQueue>);
             Ok(Backend {
                 config,
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
                 consumer: queue,
+                dead_letters,
                 queue_arn: format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}"),
                 description: format!("embedded (SQLite at {})", path.display()),
             })
@@ -68,6 +73,9 @@ pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, Backen
                 store: Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name)),
                 queue: queue.clone(),
                 consumer: queue,
+                dead_letters: config.dead_letter_queue_url.as_ref().map(|url| {
+                    Arc::new(SqsJobQueue::from_sdk_config(&sdk, url)) as Arc<dyn JobQueue>
+                }),
                 queue_arn: queue_url.clone(),
                 description: format!(
                     "aws (table {}, queue {queue_url}, endpoint {endpoint})",

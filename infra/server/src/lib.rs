@@ -50,10 +50,12 @@ pub async fn serve(
         ),
         status: Status::new(Arc::clone(&backend.store), &backend.config),
     });
-    let worker = Arc::new(
-        Worker::new(Arc::clone(&backend.store), registry, &backend.config)
-            .with_queue(Arc::clone(&backend.consumer)),
-    );
+    let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
+        .with_queue(Arc::clone(&backend.consumer));
+    if let Some(dead_letters) = &backend.dead_letters {
+        worker = worker.with_dead_letter_queue(Arc::clone(dead_letters));
+    }
+    let worker = Arc::new(worker);
 
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::item::{self, decode_job, encode_job, Item, Reader};
-use crate::ids::JobId;
+use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, JobStatus, Transition};
 use crate::ports::{CreateOutcome, JobStore, StoreError, TransitionError};
 use crate::time::Timestamp;
@@ -182,6 +182,26 @@ impl JobStore for DynamoJobStore {
             .await?
             .map(|item| decode_job(&item))
             .transpose()
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        owner: &Owner,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Job>, StoreError> {
+        let Some(record) = self.get_item(item::idempotency_pk(owner, key)).await? else {
+            return Ok(None);
+        };
+        let record = Reader::new(&record);
+        let expired = record
+            .opt_i64(item::EXPIRES_AT)?
+            .is_some_and(|at| at < Timestamp::now().as_secs());
+        if expired {
+            return Ok(None);
+        }
+        let job_id = JobId::parse(record.str(item::JOB_ID)?)
+            .ok_or_else(|| StoreError::Corrupt("idempotency record names no job".into()))?;
+        self.get(&job_id).await
     }
 
     async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {

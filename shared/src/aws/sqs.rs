@@ -7,7 +7,6 @@ use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 
-use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
 use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
 use crate::time::Timestamp;
 
@@ -58,21 +57,26 @@ where
 
 #[async_trait]
 impl JobQueue for SqsJobQueue {
-    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
-        let correlation = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(message.correlation_id.as_str())
-            .build()
-            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        self.client
+    async fn send_raw(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<String, QueueError> {
+        let mut req = self
+            .client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(message.encode())
-            .message_attributes(CORRELATION_ATTRIBUTE, correlation)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .message_body(body);
+        for (name, value) in attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+            req = req.message_attributes(*name, value);
+        }
+        let out = req.send().await.map_err(unavailable)?;
+        Ok(out.message_id.unwrap_or_default())
     }
 }
 
@@ -87,7 +91,7 @@ impl QueueConsumer for SqsJobQueue {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-            .message_attribute_names(CORRELATION_ATTRIBUTE)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(unavailable)?;
@@ -107,10 +111,12 @@ impl QueueConsumer for SqsJobQueue {
                     sent_at: Timestamp::from_millis(
                         attribute(MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
                     ),
-                    correlation_id: m
+                    attributes: m
                         .message_attributes()
-                        .and_then(|a| a.get(CORRELATION_ATTRIBUTE))
-                        .and_then(|v| v.string_value().map(str::to_owned)),
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_owned())))
+                        .collect(),
                     message_id: m.message_id.unwrap_or_default(),
                     receipt_handle: m.receipt_handle.unwrap_or_default(),
                     body: m.body.unwrap_or_default(),

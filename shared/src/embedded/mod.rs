@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS messages (
     id             TEXT NOT NULL UNIQUE,
     queue          TEXT NOT NULL,
     body           TEXT NOT NULL,
-    correlation_id TEXT,
+    attributes     TEXT NOT NULL DEFAULT '{}',  -- JSON object of String attributes
     sent_at        INTEGER NOT NULL,
     visible_at     INTEGER NOT NULL,
     receive_count  INTEGER NOT NULL DEFAULT 0,

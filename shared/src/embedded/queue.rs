@@ -3,6 +3,7 @@
 //! receive counts; a message already received `max_receive_count` times moves to the
 //! dead-letter queue on its next receive instead of being delivered (SQS redrive).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::Database;
-use crate::message::JobMessage;
 use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
 use crate::time::Timestamp;
 
@@ -96,35 +96,6 @@ impl EmbeddedQueue {
             .map_err(QueueError::Unavailable)?
     }
 
-    /// Sends a raw body, as a producer other than `submit` would.
-    pub async fn send_raw(
-        &self,
-        body: &str,
-        correlation_id: Option<&str>,
-    ) -> Result<String, QueueError> {
-        let (name, body, cid) = (
-            self.name.clone(),
-            body.to_owned(),
-            correlation_id.map(str::to_owned),
-        );
-        let id = Uuid::new_v4().to_string();
-        let message_id = id.clone();
-        self.db
-            .run(move |conn| {
-                let now = Timestamp::now().as_millis();
-                conn.execute(
-                    "INSERT INTO messages (id, queue, body, correlation_id, sent_at, visible_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![id, name, body, cid, now],
-                )
-                .map_err(sql)
-            })
-            .await
-            .map_err(QueueError::Unavailable)??;
-        self.notify.notify_waiters();
-        Ok(message_id)
-    }
-
     fn try_receive(
         conn: &mut Connection,
         name: &str,
@@ -134,10 +105,10 @@ impl EmbeddedQueue {
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         let tx = conn.transaction().map_err(sql)?;
         let now = Timestamp::now();
-        let candidates: Vec<(i64, String, String, Option<String>, i64, u32)> = {
+        let candidates: Vec<(i64, String, String, String, i64, u32)> = {
             let mut stmt = tx
                 .prepare(
-                    "SELECT seq, id, body, correlation_id, sent_at, receive_count FROM messages
+                    "SELECT seq, id, body, attributes, sent_at, receive_count FROM messages
                      WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3",
                 )
                 .map_err(sql)?;
@@ -156,7 +127,7 @@ impl EmbeddedQueue {
             rows.collect::<Result<_, _>>().map_err(sql)?
         };
         let mut received = Vec::new();
-        for (seq, id, body, correlation_id, sent_at, receive_count) in candidates {
+        for (seq, id, body, attributes, sent_at, receive_count) in candidates {
             if let (Some(limit), Some(dlq)) = (settings.max_receive_count, dead_letter) {
                 if receive_count >= limit {
                     tx.execute(
@@ -182,7 +153,7 @@ impl EmbeddedQueue {
                 body,
                 receive_count: receive_count + 1,
                 sent_at: Timestamp::from_millis(sent_at),
-                correlation_id,
+                attributes: serde_json::from_str(&attributes).unwrap_or_default(),
             });
         }
         tx.commit().map_err(sql)?;
@@ -192,10 +163,31 @@ impl EmbeddedQueue {
 
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
-    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
-        self.send_raw(&message.encode(), Some(message.correlation_id.as_str()))
+    async fn send_raw(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<String, QueueError> {
+        let map: BTreeMap<&str, &str> = attributes.iter().copied().collect();
+        let attributes =
+            serde_json::to_string(&map).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let (name, body) = (self.name.clone(), body.to_owned());
+        let id = Uuid::new_v4().to_string();
+        let message_id = id.clone();
+        self.db
+            .run(move |conn| {
+                let now = Timestamp::now().as_millis();
+                conn.execute(
+                    "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, name, body, attributes, now],
+                )
+                .map_err(sql)
+            })
             .await
-            .map(|_| ())
+            .map_err(QueueError::Unavailable)??;
+        self.notify.notify_waiters();
+        Ok(message_id)
     }
 }
 

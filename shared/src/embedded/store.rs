@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::Database;
-use crate::ids::JobId;
+use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, Transition};
 use crate::ports::{CreateOutcome, JobStore, StoreError, TransitionError};
 use crate::time::Timestamp;
@@ -137,6 +137,32 @@ impl JobStore for EmbeddedJobStore {
         let id = id.clone();
         self.db
             .run(move |conn| load(conn, id.as_str()))
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        owner: &Owner,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Job>, StoreError> {
+        let (owner, key) = (owner.as_str().to_owned(), key.as_str().to_owned());
+        self.db
+            .run(move |conn| {
+                let job_id: Option<String> = conn
+                    .query_row(
+                        "SELECT job_id FROM idempotency_keys
+                         WHERE owner = ?1 AND key = ?2 AND expires_at >= ?3",
+                        params![owner, key, Timestamp::now().as_secs()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                match job_id {
+                    Some(id) => load(conn, &id),
+                    None => Ok(None),
+                }
+            })
             .await
             .map_err(StoreError::Unavailable)?
     }
