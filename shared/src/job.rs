@@ -5,6 +5,7 @@
 //!    ▲                 │  ├────fail──────▶ failed
 //!    └────release──────┘  └─(lease expiry: start again, by another delivery)
 //! pending/running ──cancel──▶ cancelled
+//! pending/running ──dead_letter──▶ failed   (its message exhausted its receives)
 //! ```
 //!
 //! Every transition names the state it expects. Stores apply a transition as one conditional
@@ -200,6 +201,14 @@ impl Job {
                 next.lease_until = Some(*lease_until);
                 next.updated_at = *now;
             }
+            Transition::DeadLetter { now, error } => {
+                if self.status.is_terminal() {
+                    return Err(Rejected);
+                }
+                next.status = JobStatus::Failed;
+                next.error = Some(error.clone());
+                next.finish(*now);
+            }
             Transition::Release {
                 attempt,
                 now,
@@ -257,6 +266,9 @@ pub enum Transition {
         now: Timestamp,
         error: JobError,
     },
+    /// `pending` or `running` (any attempt) → `failed`: the job's message reached the
+    /// dead-letter queue, so nothing will run the job again.
+    DeadLetter { now: Timestamp, error: JobError },
     /// `running` (this attempt) → `pending`: a retryable failure, to be delivered again.
     Release {
         attempt: u32,
@@ -273,6 +285,7 @@ impl Transition {
             Self::Complete { .. } => "complete",
             Self::Fail { .. } => "fail",
             Self::Release { .. } => "release",
+            Self::DeadLetter { .. } => "dead_letter",
         }
     }
 }
@@ -408,6 +421,34 @@ mod tests {
         assert_eq!(released.status, JobStatus::Pending);
         assert_eq!(released.error.as_ref().map(|e| e.retryable), Some(true));
         assert_eq!(released.apply(&start(3_000)).unwrap().attempts, 2);
+    }
+
+    #[test]
+    fn dead_lettering_fails_any_unfinished_job_and_nothing_else() {
+        let error = JobError::new("dead_lettered", "gone", false);
+        let dead = |job: &Job| {
+            job.apply(&Transition::DeadLetter {
+                now: Timestamp::from_millis(9_000),
+                error: error.clone(),
+            })
+        };
+        let running = pending().apply(&start(2_000)).unwrap();
+        for job in [pending(), running.clone()] {
+            let failed = dead(&job).unwrap();
+            assert_eq!(
+                (failed.status, failed.lease_until),
+                (JobStatus::Failed, None)
+            );
+            assert_eq!(failed.finished_at, Some(Timestamp::from_millis(9_000)));
+        }
+        let done = running
+            .apply(&Transition::Complete {
+                attempt: 1,
+                now: Timestamp::from_millis(3_000),
+                result: json!(1),
+            })
+            .unwrap();
+        assert_eq!(dead(&done), Err(Rejected));
     }
 
     #[test]

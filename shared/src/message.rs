@@ -16,6 +16,11 @@ use crate::ids::{CorrelationId, JobId};
 pub const MESSAGE_VERSION: u32 = 1;
 /// Name of the SQS message attribute that carries the correlation id.
 pub const CORRELATION_ATTRIBUTE: &str = "correlation_id";
+/// Attributes of a message the worker set aside on the dead-letter queue: why (a stable
+/// code), the error in words, and the id the message had on the jobs queue.
+pub const DEAD_LETTER_REASON: &str = "dead_letter_reason";
+pub const DEAD_LETTER_DETAIL: &str = "dead_letter_detail";
+pub const SOURCE_MESSAGE_ID: &str = "source_message_id";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

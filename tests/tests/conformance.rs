@@ -70,6 +70,7 @@ conformance!(
     transitions_follow_the_state_machine,
     an_expired_lease_is_taken_over_and_fences_the_old_attempt,
     heartbeats_extend_the_lease_of_the_current_attempt_only,
+    dead_lettering_fails_unfinished_jobs_only,
     transitions_on_a_missing_job_are_not_found,
     concurrent_starts_let_exactly_one_attempt_run,
     a_received_message_is_hidden_until_deleted_or_released,
@@ -311,6 +312,40 @@ async fn heartbeats_extend_the_lease_of_the_current_attempt_only(p: Ports) {
     ));
     assert!(matches!(
         p.store.transition(&job.id, &beat(2)).await,
+        Err(TransitionError::Conflict(_))
+    ));
+}
+
+async fn dead_lettering_fails_unfinished_jobs_only(p: Ports) {
+    let error = JobError::new("dead_lettered", "exhausted", false);
+    let dead = Transition::DeadLetter {
+        now: at(50),
+        error: error.clone(),
+    };
+    let pending = new_job("alice", None, "fp");
+    p.store.create(&pending).await.unwrap();
+    let failed = p.store.transition(&pending.id, &dead).await.unwrap();
+    assert_eq!(failed, pending.apply(&dead).unwrap());
+
+    let running = new_job("alice", None, "fp");
+    p.store.create(&running).await.unwrap();
+    p.store
+        .transition(
+            &running.id,
+            &Transition::Start {
+                now: at(0),
+                lease_until: at(100),
+            },
+        )
+        .await
+        .unwrap();
+    let failed = p.store.transition(&running.id, &dead).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.lease_until, failed.error),
+        (JobStatus::Failed, None, Some(error))
+    );
+    assert!(matches!(
+        p.store.transition(&running.id, &dead).await,
         Err(TransitionError::Conflict(_))
     ));
 }

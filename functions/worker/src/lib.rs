@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::jobs::JobRegistry;
-use accepted_core::message::CORRELATION_ATTRIBUTE;
+use accepted_core::message::{
+    CORRELATION_ATTRIBUTE, DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID,
+};
 use accepted_core::retry::{Jitter, RetryPolicy};
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ReceivedMessage, Timestamp};
 use aws_lambda_events::event::sqs::{
@@ -22,10 +24,6 @@ use tracing::{error, info, warn};
 
 pub use record::Outcome;
 
-/// Message attributes on a message the worker set aside on the dead-letter queue.
-pub const DEAD_LETTER_REASON: &str = "dead_letter_reason";
-pub const DEAD_LETTER_DETAIL: &str = "dead_letter_detail";
-pub const SOURCE_MESSAGE_ID: &str = "source_message_id";
 /// SQS attribute values may be long, but evidence only needs the gist.
 const MAX_DETAIL_CHARS: usize = 512;
 

@@ -314,6 +314,19 @@ impl Update {
                     (":now", item::ms(*now)),
                 ],
             },
+            Transition::DeadLetter { now, error } => Self {
+                expression: "SET #status = :failed, #error = :error, finished_at = :now, \
+                             updated_at = :now REMOVE lease_until",
+                condition: "#status IN (:pending, :running)",
+                names: vec![("#error", item::ERROR)],
+                values: vec![
+                    (":failed", status(JobStatus::Failed)),
+                    (":pending", status(JobStatus::Pending)),
+                    (":running", status(JobStatus::Running)),
+                    (":error", item::error_map(error)),
+                    (":now", item::ms(*now)),
+                ],
+            },
             Transition::Release {
                 attempt,
                 now,
