@@ -18,6 +18,9 @@ pub struct Backend {
     pub queue: Arc<dyn JobQueue>,
     pub consumer: Arc<dyn QueueConsumer>,
     pub dead_letters: Option<Arc<dyn JobQueue>>,
+    /// The dead-letter queue, as its consumer function sees it.
+    pub dead_letter_consumer: Option<Arc<dyn QueueConsumer>>,
+    pub dead_letter_arn: Option<String>,
     /// Names the queue in worker events and logs.
     pub queue_arn: String,
     pub description: String,
@@ -50,15 +53,17 @@ pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, Backen
                 EMBEDDED_QUEUE,
                 QueueSettings::default(),
             ));
-            let dead_letters = queue
-                .dead_letter_queue()
-                .map(|q| Arc::new(q) as Arc<dyn JobQueue>);
+            let dlq = queue.dead_letter_queue().map(Arc::new);
+            let dead_letters = dlq.clone().map(|q| q as Arc<dyn JobQueue>);
+            let dead_letter_consumer = dlq.map(|q| q as Arc<dyn QueueConsumer>);
             Ok(Backend {
                 config,
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
                 consumer: queue,
                 dead_letters,
+                dead_letter_consumer,
+                dead_letter_arn: Some(format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}-dlq")),
                 queue_arn: format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}"),
                 description: format!("embedded (SQLite at {})", path.display()),
             })
@@ -68,14 +73,18 @@ pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, Backen
             let sdk = load_config().await;
             let queue_url = config.require_queue_url()?.to_owned();
             let queue = Arc::new(SqsJobQueue::from_sdk_config(&sdk, &queue_url));
+            let dlq = config
+                .dead_letter_queue_url
+                .as_ref()
+                .map(|url| Arc::new(SqsJobQueue::from_sdk_config(&sdk, url)));
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
             Ok(Backend {
                 store: Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name)),
                 queue: queue.clone(),
                 consumer: queue,
-                dead_letters: config.dead_letter_queue_url.as_ref().map(|url| {
-                    Arc::new(SqsJobQueue::from_sdk_config(&sdk, url)) as Arc<dyn JobQueue>
-                }),
+                dead_letters: dlq.clone().map(|q| q as Arc<dyn JobQueue>),
+                dead_letter_consumer: dlq.map(|q| q as Arc<dyn QueueConsumer>),
+                dead_letter_arn: config.dead_letter_queue_url.clone(),
                 queue_arn: queue_url.clone(),
                 description: format!(
                     "aws (table {}, queue {queue_url}, endpoint {endpoint})",

@@ -65,9 +65,9 @@ pub async fn serve(
     info!(backend = %backend.description, "backend ready");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let poller = tokio::spawn(poller::run(
+    let mut pollers = vec![tokio::spawn(poller::run(
         Arc::clone(&backend.consumer),
-        worker,
+        Arc::new(worker),
         poller::PollerSettings {
             batch_size: args.batch_size,
             batch_window: Duration::from_millis(args.batch_window_ms),
@@ -75,8 +75,25 @@ pub async fn serve(
             function_timeout: Duration::from_secs(args.worker_timeout_secs),
             queue_arn: backend.queue_arn.clone(),
         },
-        stop_rx,
-    ));
+        stop_rx.clone(),
+    ))];
+    if let (Some(consumer), Some(arn)) = (&backend.dead_letter_consumer, &backend.dead_letter_arn) {
+        let dead_letters = accepted_dlq::DeadLetters {
+            store: Arc::clone(&backend.store),
+        };
+        pollers.push(tokio::spawn(poller::run(
+            Arc::clone(consumer),
+            Arc::new(dead_letters),
+            poller::PollerSettings {
+                batch_size: 10,
+                batch_window: Duration::ZERO,
+                max_concurrency: 1,
+                function_timeout: Duration::from_secs(args.worker_timeout_secs),
+                queue_arn: arn.clone(),
+            },
+            stop_rx,
+        )));
+    }
 
     // The address line is what scripts and tests wait for.
     info!(address = %format!("http://{local}"), "listening");
@@ -90,7 +107,9 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     server.await?;
-    let _ = poller.await;
+    for poller in pollers {
+        let _ = poller.await;
+    }
     info!("stopped cleanly");
     Ok(())
 }

@@ -1,16 +1,48 @@
 //! A local stand-in for Lambda's SQS event source mapping: gathers batches (batch size and
-//! batching window), invokes the real worker handler with an SQS event, deletes the records
-//! it did not report as failed and leaves the failed ones to reappear after the visibility
-//! timeout — with at most `max_concurrency` invocations at once.
+//! batching window), invokes a function's real handler with an SQS event, deletes the
+//! records it did not report as failed and leaves the failed ones to reappear (after the
+//! handler's backoff, or the visibility timeout) — with at most `max_concurrency`
+//! invocations at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::{QueueConsumer, ReceivedMessage, Timestamp};
-use accepted_worker::{handle_batch, sqs_event, Worker};
+use accepted_worker::sqs_event;
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
+
+/// A function with an SQS event source: the worker, the dead-letter consumer.
+#[async_trait]
+pub trait BatchFunction: Send + Sync + 'static {
+    /// For log lines.
+    fn name(&self) -> &'static str;
+    async fn invoke(&self, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse;
+}
+
+/// The worker's batch handler spawns a task per record, each holding the worker.
+#[async_trait]
+impl BatchFunction for Arc<accepted_worker::Worker> {
+    fn name(&self) -> &'static str {
+        "worker"
+    }
+    async fn invoke(&self, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {
+        accepted_worker::handle_batch(self, event, Some(deadline)).await
+    }
+}
+
+#[async_trait]
+impl BatchFunction for accepted_dlq::DeadLetters {
+    fn name(&self) -> &'static str {
+        "dlq"
+    }
+    async fn invoke(&self, event: SqsEvent, _deadline: Timestamp) -> SqsBatchResponse {
+        accepted_dlq::handle_batch(self, event).await
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PollerSettings {
@@ -30,17 +62,18 @@ const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 /// Runs until `shutdown` turns true, then waits for the invocations in flight.
 pub async fn run(
     consumer: Arc<dyn QueueConsumer>,
-    worker: Arc<Worker>,
+    function: Arc<dyn BatchFunction>,
     settings: PollerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(settings.max_concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     info!(
+        function = function.name(),
         batch_size = settings.batch_size,
         batch_window_ms = settings.batch_window.as_millis() as u64,
         max_concurrency = settings.max_concurrency,
-        "worker poller started"
+        "event source poller started"
     );
     loop {
         if *shutdown.borrow() {
@@ -63,16 +96,19 @@ pub async fn run(
                 continue;
             }
         };
-        let (consumer, worker, settings) =
-            (Arc::clone(&consumer), Arc::clone(&worker), settings.clone());
+        let (queue, target, settings) = (
+            Arc::clone(&consumer),
+            Arc::clone(&function),
+            settings.clone(),
+        );
         in_flight.spawn(async move {
-            invoke(consumer.as_ref(), &worker, &settings, batch).await;
+            invoke(queue.as_ref(), target.as_ref(), &settings, batch).await;
             drop(permit);
         });
         // Reap finished invocations so the set does not grow.
         while let Some(done) = in_flight.try_join_next() {
             if let Err(e) = done {
-                error!(error = %e, "worker invocation task failed");
+                error!(function = function.name(), error = %e, "invocation task failed");
             }
         }
     }
@@ -110,13 +146,13 @@ async fn gather(
 
 async fn invoke(
     consumer: &dyn QueueConsumer,
-    worker: &Arc<Worker>,
+    function: &dyn BatchFunction,
     settings: &PollerSettings,
     batch: Vec<ReceivedMessage>,
 ) {
     let event = sqs_event(&batch, &settings.queue_arn);
     let deadline = Timestamp::now().plus(settings.function_timeout);
-    let response = handle_batch(worker, event, Some(deadline)).await;
+    let response = function.invoke(event, deadline).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
