@@ -25,9 +25,9 @@ log() { printf '[lambda] %s\n' "$*" >&2; }
 py() { "$venv/bin/python" - "$@"; }
 
 log "building release bootstraps with cargo lambda"
-cargo lambda build --release --bin submit --bin status --bin worker >"$work/build.log" 2>&1 ||
+cargo lambda build --release --bin submit --bin status --bin worker --bin dlq >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
-for f in submit status worker; do
+for f in submit status worker dlq; do
   [[ -s "target/lambda/$f/bootstrap" ]] || { log "missing target/lambda/$f/bootstrap"; exit 1; }
   log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
 done
@@ -140,11 +140,31 @@ assert body["result"]["rows"] == 3, body
 assert body["result"]["columns"][1]["mean"] == 9.0, body
 PY
 
-log "the submit left exactly one message on the queue"
+log "dlq: a dead letter fails its pending job with the evidence; a poison one is logged"
+sed 's/fixture-submit-0001/fixture-submit-0002/' events/submit.json >"$work/submit2.json"
+invoke submit "$work/submit2.json" >"$work/submit2.out"
+second_id="$(py "$work/submit2.out" <<'PY'
+import json, sys
+print(json.loads(json.load(open(sys.argv[1]))["body"])["id"])
+PY
+)"
+sed "s/$placeholder/$second_id/g" events/dead-letter-batch.json >"$work/dead.json"
+sed "s/$placeholder/$second_id/g" events/status.json >"$work/status3.json"
+invoke dlq "$work/dead.json" >"$work/dead.out"
+invoke status "$work/status3.json" >"$work/status3.out"
+py "$work/dead.out" "$work/status3.out" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1]))["batchItemFailures"] == []
+body = json.loads(json.load(open(sys.argv[2]))["body"])
+assert body["status"] == "failed", body
+assert body["error"]["code"] == "dead_lettered" and "received 6 times" in body["error"]["message"], body
+PY
+
+log "the two submits left exactly two messages on the queue"
 py "$queue_url" <<'PY'
 import sys, boto3
 sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
-assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1", attrs
+assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "2", attrs
 PY
-echo "lambda runtime: 7 passed, 0 failed"
+echo "lambda runtime: 8 passed, 0 failed"
