@@ -5,7 +5,7 @@
 //!    ▲                 │  ├────fail──────▶ failed
 //!    └────release──────┘  └─(lease expiry: start again, by another delivery)
 //! pending/running ──cancel──▶ cancelled
-//! pending/running ──dead_letter──▶ failed   (its message exhausted its receives)
+//! pending/running ──abandon──▶ failed   (its message died, or it outlived its deadline)
 //! ```
 //!
 //! Every transition names the state it expects. Stores apply a transition as one conditional
@@ -201,7 +201,7 @@ impl Job {
                 next.lease_until = Some(*lease_until);
                 next.updated_at = *now;
             }
-            Transition::DeadLetter { now, error } => {
+            Transition::Abandon { now, error } => {
                 if self.status.is_terminal() {
                     return Err(Rejected);
                 }
@@ -266,9 +266,9 @@ pub enum Transition {
         now: Timestamp,
         error: JobError,
     },
-    /// `pending` or `running` (any attempt) → `failed`: the job's message reached the
-    /// dead-letter queue, so nothing will run the job again.
-    DeadLetter { now: Timestamp, error: JobError },
+    /// `pending` or `running` (any attempt) → `failed`: nothing will run the job again — its
+    /// message reached the dead-letter queue, or it outlived the bound on unfinished jobs.
+    Abandon { now: Timestamp, error: JobError },
     /// `running` (this attempt) → `pending`: a retryable failure, to be delivered again.
     Release {
         attempt: u32,
@@ -285,7 +285,7 @@ impl Transition {
             Self::Complete { .. } => "complete",
             Self::Fail { .. } => "fail",
             Self::Release { .. } => "release",
-            Self::DeadLetter { .. } => "dead_letter",
+            Self::Abandon { .. } => "abandon",
         }
     }
 }
@@ -427,7 +427,7 @@ mod tests {
     fn dead_lettering_fails_any_unfinished_job_and_nothing_else() {
         let error = JobError::new("dead_lettered", "gone", false);
         let dead = |job: &Job| {
-            job.apply(&Transition::DeadLetter {
+            job.apply(&Transition::Abandon {
                 now: Timestamp::from_millis(9_000),
                 error: error.clone(),
             })

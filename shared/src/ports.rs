@@ -63,6 +63,14 @@ pub trait JobStore: Send + Sync {
         key: &IdempotencyKey,
     ) -> Result<Option<Job>, StoreError>;
 
+    /// Up to `limit` unfinished (`pending` or `running`) jobs not updated since
+    /// `updated_before`, oldest update first: what the reconciler looks at.
+    async fn find_stale(
+        &self,
+        updated_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError>;
+
     /// Applies `transition` as one conditional write, with the semantics of [`Job::apply`].
     async fn transition(&self, id: &JobId, transition: &Transition)
         -> Result<Job, TransitionError>;

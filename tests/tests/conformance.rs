@@ -71,6 +71,7 @@ conformance!(
     an_expired_lease_is_taken_over_and_fences_the_old_attempt,
     heartbeats_extend_the_lease_of_the_current_attempt_only,
     dead_lettering_fails_unfinished_jobs_only,
+    stale_unfinished_jobs_are_found_oldest_first,
     transitions_on_a_missing_job_are_not_found,
     concurrent_starts_let_exactly_one_attempt_run,
     a_received_message_is_hidden_until_deleted_or_released,
@@ -318,7 +319,7 @@ async fn heartbeats_extend_the_lease_of_the_current_attempt_only(p: Ports) {
 
 async fn dead_lettering_fails_unfinished_jobs_only(p: Ports) {
     let error = JobError::new("dead_lettered", "exhausted", false);
-    let dead = Transition::DeadLetter {
+    let dead = Transition::Abandon {
         now: at(50),
         error: error.clone(),
     };
@@ -348,6 +349,43 @@ async fn dead_lettering_fails_unfinished_jobs_only(p: Ports) {
         p.store.transition(&running.id, &dead).await,
         Err(TransitionError::Conflict(_))
     ));
+}
+
+async fn stale_unfinished_jobs_are_found_oldest_first(p: Ports) {
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let job = new_job("alice", None, "fp");
+        p.store.create(&job).await.unwrap();
+        jobs.push(job);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before_all = jobs[0].created_at;
+    let after_all = Timestamp::now().plus(Duration::from_secs(1));
+    assert!(p.store.find_stale(before_all, 10).await.unwrap().is_empty());
+    let ids = |found: Vec<Job>| found.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let all: Vec<_> = jobs.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(ids(p.store.find_stale(after_all, 10).await.unwrap()), all);
+
+    // A finished job is no longer stale; a running one still is.
+    let now = Timestamp::now();
+    let start = Transition::Start {
+        now,
+        lease_until: now.plus(Duration::from_secs(60)),
+    };
+    p.store.transition(&jobs[0].id, &start).await.unwrap();
+    let done = Transition::Complete {
+        attempt: 1,
+        now,
+        result: json!(null),
+    };
+    p.store.transition(&jobs[0].id, &done).await.unwrap();
+    p.store.transition(&jobs[1].id, &start).await.unwrap();
+    let later = Timestamp::now().plus(Duration::from_secs(1));
+    assert_eq!(
+        ids(p.store.find_stale(later, 10).await.unwrap()),
+        vec![jobs[2].id.clone(), jobs[1].id.clone()]
+    );
+    assert_eq!(p.store.find_stale(later, 1).await.unwrap().len(), 1);
 }
 
 async fn transitions_on_a_missing_job_are_not_found(p: Ports) {

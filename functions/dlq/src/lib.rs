@@ -129,7 +129,7 @@ async fn fail_job(dead_letters: &DeadLetters, message: &SqsMessage, id: &JobId) 
         ),
         false,
     );
-    let transition = Transition::DeadLetter {
+    let transition = Transition::Abandon {
         now: Timestamp::now(),
         error,
     };

@@ -204,6 +204,43 @@ impl JobStore for DynamoJobStore {
         self.get(&job_id).await
     }
 
+    async fn find_stale(
+        &self,
+        updated_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        // Each shard yields its oldest `limit`; the oldest `limit` of all of them are among those.
+        let mut stale = Vec::new();
+        for shard in item::OPEN_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(item::UNFINISHED_INDEX)
+                .key_condition_expression("open_shard = :shard AND updated_at < :before")
+                .expression_attribute_values(":shard", item::s(shard))
+                .expression_attribute_values(":before", item::ms(updated_before))
+                .into_paginator()
+                .items()
+                .send();
+            let mut taken = 0;
+            while let Some(found) = pages.next().await {
+                let job = decode_job(&found.map_err(|e| unavailable(&e))?)?;
+                // The index is eventually consistent: keep what is still unfinished.
+                if !job.status.is_terminal() {
+                    stale.push(job);
+                    taken += 1;
+                }
+                if taken >= limit {
+                    break;
+                }
+            }
+        }
+        stale.sort_by_key(|job| job.updated_at);
+        stale.truncate(limit);
+        Ok(stale)
+    }
+
     async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
         let update = Update::for_transition(t);
         let mut req = self
@@ -286,7 +323,7 @@ impl Update {
                 result,
             } => Self {
                 expression: "SET #status = :completed, #result = :result, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until, #error",
+                             updated_at = :now REMOVE lease_until, #error, open_shard",
                 condition: "#status = :running AND attempts = :attempt",
                 names: vec![("#result", item::RESULT), ("#error", item::ERROR)],
                 values: vec![
@@ -303,7 +340,7 @@ impl Update {
                 error,
             } => Self {
                 expression: "SET #status = :failed, #error = :error, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until",
+                             updated_at = :now REMOVE lease_until, open_shard",
                 condition: "#status = :running AND attempts = :attempt",
                 names: vec![("#error", item::ERROR)],
                 values: vec![
@@ -314,9 +351,9 @@ impl Update {
                     (":now", item::ms(*now)),
                 ],
             },
-            Transition::DeadLetter { now, error } => Self {
+            Transition::Abandon { now, error } => Self {
                 expression: "SET #status = :failed, #error = :error, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until",
+                             updated_at = :now REMOVE lease_until, open_shard",
                 condition: "#status IN (:pending, :running)",
                 names: vec![("#error", item::ERROR)],
                 values: vec![

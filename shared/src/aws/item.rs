@@ -43,6 +43,17 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const FINGERPRINT: &str = "fingerprint";
 pub const EXPIRES_AT: &str = "expires_at";
 pub const JOB_ID: &str = "job_id";
+/// Present only while a job is unfinished: the key of the sparse `unfinished` index.
+pub const OPEN_SHARD: &str = "open_shard";
+pub const UNFINISHED_INDEX: &str = "unfinished";
+/// Shards of the `unfinished` index: the first hex digit of the job id.
+pub const OPEN_SHARDS: [&str; 16] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f",
+];
+
+pub fn open_shard(id: &JobId) -> AttributeValue {
+    s(&id.as_str()[..1])
+}
 
 pub fn job_pk(id: &JobId) -> AttributeValue {
     AttributeValue::S(format!("JOB#{id}"))
@@ -103,6 +114,10 @@ pub fn encode_job(job: &Job) -> Item {
         (
             IDEMPOTENCY_KEY,
             job.idempotency_key.as_ref().map(|k| s(k.as_str())),
+        ),
+        (
+            OPEN_SHARD,
+            (!job.status.is_terminal()).then(|| open_shard(&job.id)),
         ),
     ];
     item.extend(

@@ -26,11 +26,14 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
     id          TEXT PRIMARY KEY,
     owner       TEXT NOT NULL,
+    status      TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
     doc         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (updated_at) WHERE status IN ('pending', 'running');
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     owner       TEXT NOT NULL,
     key         TEXT NOT NULL,

@@ -40,11 +40,14 @@ fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError>
     let doc = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if insert {
         tx.execute(
-            "INSERT INTO jobs (id, owner, created_at, expires_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 job.id.as_str(),
                 job.owner.as_str(),
+                job.status.as_str(),
                 job.created_at.as_millis(),
+                job.updated_at.as_millis(),
                 job.expires_at.as_secs(),
                 doc
             ],
@@ -52,8 +55,13 @@ fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError>
         .map_err(sql)?;
     } else {
         tx.execute(
-            "UPDATE jobs SET doc = ?2 WHERE id = ?1",
-            params![job.id.as_str(), doc],
+            "UPDATE jobs SET doc = ?2, status = ?3, updated_at = ?4 WHERE id = ?1",
+            params![
+                job.id.as_str(),
+                doc,
+                job.status.as_str(),
+                job.updated_at.as_millis()
+            ],
         )
         .map_err(sql)?;
     }
@@ -162,6 +170,36 @@ impl JobStore for EmbeddedJobStore {
                     Some(id) => load(conn, &id),
                     None => Ok(None),
                 }
+            })
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
+    async fn find_stale(
+        &self,
+        updated_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.db
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT doc FROM jobs WHERE status IN ('pending', 'running')
+                         AND updated_at < ?1 ORDER BY updated_at LIMIT ?2",
+                    )
+                    .map_err(sql)?;
+                let docs = stmt
+                    .query_map(params![updated_before.as_millis(), limit as i64], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .map_err(sql)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql)?;
+                docs.iter()
+                    .map(|d| {
+                        serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string()))
+                    })
+                    .collect()
             })
             .await
             .map_err(StoreError::Unavailable)?
