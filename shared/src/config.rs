@@ -14,6 +14,8 @@
 //! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
 //! | `STATUS_RETRY_AFTER_SECONDS` | 2 | `Retry-After` on a job that is not finished |
 //! | `REENQUEUE_AFTER_SECONDS` | 60 | age after which a replayed, never-started job is enqueued again |
+//! | `STALE_AFTER_SECONDS` | 900 | idle time after which the reconciler enqueues an unfinished job again |
+//! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
 
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub status_retry_after: Duration,
     pub reenqueue_after: Duration,
+    pub stale_after: Duration,
+    pub max_job_age: Duration,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -97,6 +101,8 @@ impl Config {
                 3600,
             )?),
             reenqueue_after: Duration::from_secs(number("REENQUEUE_AFTER_SECONDS", 60, 0, 86_400)?),
+            stale_after: Duration::from_secs(number("STALE_AFTER_SECONDS", 900, 60, 86_400)?),
+            max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
         })
     }
 

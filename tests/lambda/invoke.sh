@@ -25,9 +25,9 @@ log() { printf '[lambda] %s\n' "$*" >&2; }
 py() { "$venv/bin/python" - "$@"; }
 
 log "building release bootstraps with cargo lambda"
-cargo lambda build --release --bin submit --bin status --bin worker --bin dlq >"$work/build.log" 2>&1 ||
+cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
-for f in submit status worker dlq; do
+for f in submit status worker dlq reconciler; do
   [[ -s "target/lambda/$f/bootstrap" ]] || { log "missing target/lambda/$f/bootstrap"; exit 1; }
   log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
 done
@@ -160,6 +160,14 @@ assert body["status"] == "failed", body
 assert body["error"]["code"] == "dead_lettered" and "received 6 times" in body["error"]["message"], body
 PY
 
+log "reconciler: a scheduled sweep finds nothing stale yet"
+invoke reconciler events/schedule.json >"$work/sweep.out"
+py "$work/sweep.out" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+assert res == {"examined": 0, "reenqueued": 0, "expired": 0, "skipped": 0, "errors": 0}, res
+PY
+
 log "the two submits left exactly two messages on the queue"
 py "$queue_url" <<'PY'
 import sys, boto3
@@ -167,4 +175,4 @@ sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
 assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "2", attrs
 PY
-echo "lambda runtime: 8 passed, 0 failed"
+echo "lambda runtime: 9 passed, 0 failed"

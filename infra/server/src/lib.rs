@@ -20,6 +20,9 @@ use tracing::info;
 
 use crate::cli::ServeArgs;
 
+/// How often the local server sweeps for stalled jobs (the template's schedule: 5 minutes).
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -94,6 +97,27 @@ pub async fn serve(
             stop_rx,
         )));
     }
+
+    // The reconciler, as its schedule would run it.
+    let reconciler = accepted_reconciler::Reconciler::new(
+        Arc::clone(&backend.store),
+        Arc::clone(&backend.queue),
+        &backend.config,
+    );
+    let mut sweep_stop = stop_tx.subscribe();
+    pollers.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(RECONCILE_EVERY);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    if let Err(e) = accepted_reconciler::sweep(&reconciler, accepted_core::Timestamp::now()).await {
+                        tracing::warn!(error = %e, "reconciliation sweep failed");
+                    }
+                }
+                _ = sweep_stop.changed() => break,
+            }
+        }
+    }));
 
     // The address line is what scripts and tests wait for.
     info!(address = %format!("http://{local}"), "listening");
