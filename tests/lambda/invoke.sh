@@ -168,11 +168,33 @@ res = json.load(open(sys.argv[1]))
 assert res == {"examined": 0, "reenqueued": 0, "expired": 0, "skipped": 0, "errors": 0}, res
 PY
 
-log "the two submits left exactly two messages on the queue"
+log "redrive: the operator script moves dead letters back to the jobs queue"
+py "$queue_url" "$dlq_url" <<'PY'
+import sys, boto3
+sqs = boto3.client("sqs", region_name="us-east-1")
+sqs.send_message(QueueUrl=sys.argv[2], MessageBody="redrive me",
+                 MessageAttributes={"dead_letter_reason": {"DataType": "String", "StringValue": "not_json"},
+                                    "correlation_id": {"DataType": "String", "StringValue": "c-redrive"}})
+PY
+"$venv/bin/python" infra/redrive.py --dlq-url "$dlq_url" --queue-url "$queue_url" >"$work/redrive.out"
+py "$queue_url" "$dlq_url" <<'PY'
+import sys, boto3
+sqs = boto3.client("sqs", region_name="us-east-1")
+count = lambda url: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+assert count(sys.argv[2]) == 0, "the dead-letter queue is empty"
+got = sqs.receive_message(QueueUrl=sys.argv[1], MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+for m in got:  # leave the queue as it was
+    sqs.change_message_visibility(QueueUrl=sys.argv[1], ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+found = [m for m in got if m["Body"] == "redrive me"]
+assert len(found) == 1, found
+assert set(found[0]["MessageAttributes"]) == {"correlation_id"}, found[0]["MessageAttributes"]
+PY
+
+log "the two submits (and the redriven message) are on the queue"
 py "$queue_url" <<'PY'
 import sys, boto3
 sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
-assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "2", attrs
+assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3", attrs
 PY
-echo "lambda runtime: 9 passed, 0 failed"
+echo "lambda runtime: 10 passed, 0 failed"
