@@ -13,6 +13,8 @@ venv="$root/.local/venv"
 export PATH="$venv/bin:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE
+# Never reach for the instance metadata service (169.254.169.254) for credentials.
+export AWS_EC2_METADATA_DISABLED=true
 port="${LAMBDA_PORT:-9000}"
 
 AWS_ENDPOINT_URL="$("$root/infra/moto.sh" start)"

@@ -27,6 +27,8 @@ export AWS_ENDPOINT_URL
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE
+# Never reach for the instance metadata service (169.254.169.254) for credentials.
+export AWS_EC2_METADATA_DISABLED=true
 log "moto server at $AWS_ENDPOINT_URL"
 
 log "cargo test --workspace"

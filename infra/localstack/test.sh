@@ -14,4 +14,6 @@ compose=(docker compose -f "$here/compose.yaml")
 export AWS_ENDPOINT_URL=http://127.0.0.1:4566
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE
+# Never reach for the instance metadata service (169.254.169.254) for credentials.
+export AWS_EC2_METADATA_DISABLED=true
 cargo test -p accepted-tests

@@ -59,6 +59,12 @@ pub fn emulator_endpoint() -> String {
     endpoint
 }
 
+/// SDK configuration for the emulator: fixed fake credentials and region, so the credential
+/// chain never reaches for a real profile or the instance metadata service.
+pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
+    accepted_infra::emulator_sdk_config(&emulator_endpoint()).await
+}
+
 impl TestStack {
     /// A fresh stack with the built-in job types.
     pub async fn new() -> Self {
@@ -69,7 +75,7 @@ impl TestStack {
     /// back off by at most a few milliseconds unless overridden, so tests need not wait.
     pub async fn with_registry(registry: JobRegistry, overrides: &[(&str, &str)]) -> Self {
         emulator_endpoint();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = emulator_sdk_config().await;
         let template = Template::load(&default_template_path()).expect("template.yaml loads");
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let stack = bootstrap(&template, &prefix, &sdk)

@@ -51,6 +51,18 @@ impl Stack {
     }
 }
 
+/// SDK configuration for an emulator at `endpoint`: fixed fake credentials and region, so the
+/// credential chain never reaches for a real profile or the instance metadata service.
+pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
 /// `template.yaml` at the workspace root.
 pub fn default_template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
