@@ -14,6 +14,7 @@ disable it to hold messages for investigation first.
 """
 
 import argparse
+import os
 import sys
 
 import boto3
@@ -59,7 +60,8 @@ def main():
     parser.add_argument("--max", type=int, default=10_000, help="most messages to move with --copy")
     parser.add_argument("--copy", action="store_true", help="move messages here instead of a move task")
     args = parser.parse_args()
-    sqs = boto3.client("sqs")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    sqs = boto3.client("sqs", region_name=region)
     if not args.copy:
         try:
             move_task(sqs, args.dlq_url, args.queue_url)

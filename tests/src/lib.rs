@@ -28,6 +28,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+pub mod faults;
+
 pub struct TestStack {
     pub stack: Stack,
     pub config: Config,
@@ -255,6 +257,34 @@ impl TestStack {
             .expect("send")
             .message_id
             .unwrap_or_default()
+    }
+}
+
+/// Each test's resources are deleted when it ends, so the emulator's memory stays flat over a
+/// suite of hundreds of stacks.
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let (dynamo, sqs) = (self.dynamo.clone(), self.sqs.clone());
+        let tables: Vec<String> = self.stack.tables.values().cloned().collect();
+        let queues: Vec<String> = self.stack.queues.values().cloned().collect();
+        // Drop cannot await: delete from a thread with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                for table in tables {
+                    let _ = dynamo.delete_table().table_name(table).send().await;
+                }
+                for queue in queues {
+                    let _ = sqs.delete_queue().queue_url(queue).send().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
