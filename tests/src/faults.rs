@@ -53,6 +53,10 @@ impl Faults {
         Self::new(0.0, Strike::Before, 0, |_| false)
     }
 
+    pub fn rate(&self) -> f64 {
+        *self.rate.lock().unwrap()
+    }
+
     /// Changes the rate from now on (an outage: 1.0, then 0.0).
     pub fn set_rate(&self, rate: f64) {
         *self.rate.lock().unwrap() = rate;

@@ -83,6 +83,9 @@ struct Plan {
     store_faults: Arc<Faults>,
     queue_faults: Arc<Faults>,
     duplicate_every_send: bool,
+    /// Batches during which every store and queue call fails (the backend is down), before
+    /// the plan's own rates apply again.
+    outage_batches: usize,
 }
 
 const OVERRIDES: [(&str, &str); 4] = [
@@ -190,7 +193,12 @@ async fn submit_all(rig: &Rig, n: usize) -> Vec<JobId> {
 }
 
 /// Runs the event source and the reconciler until every job is finished.
-async fn settle(rig: &Rig, jobs: &[JobId]) -> Vec<accepted_core::Job> {
+async fn settle(rig: &Rig, plan: &Plan, jobs: &[JobId]) -> Vec<accepted_core::Job> {
+    let (store_rate, queue_rate) = (plan.store_faults.rate(), plan.queue_faults.rate());
+    if plan.outage_batches > 0 {
+        plan.store_faults.set_rate(1.0);
+        plan.queue_faults.set_rate(1.0);
+    }
     // Finished jobs never change again: look each up until it is finished, then never again.
     let mut done: HashMap<JobId, accepted_core::Job> = HashMap::new();
     let mut last_sweep = std::time::Instant::now();
@@ -217,6 +225,10 @@ async fn settle(rig: &Rig, jobs: &[JobId]) -> Vec<accepted_core::Job> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
+        }
+        if round == plan.outage_batches {
+            plan.store_faults.set_rate(store_rate);
+            plan.queue_faults.set_rate(queue_rate);
         }
         let response = handle_batch(&rig.worker, sqs_event(&messages, &rig.queue_arn), None).await;
         for m in &messages {
@@ -246,7 +258,7 @@ async fn run_scenario(name: &str, backend: Backend, n: usize, plan: Plan) {
     };
     let rig = rig(backend, &plan).await;
     let jobs = submit_all(&rig, n).await;
-    let states = settle(&rig, &jobs).await;
+    let states = settle(&rig, &plan, &jobs).await;
 
     let completed = states
         .iter()
@@ -293,6 +305,18 @@ fn plan(store_faults: Arc<Faults>, queue_faults: Arc<Faults>, duplicate_every_se
         store_faults,
         queue_faults,
         duplicate_every_send,
+        outage_batches: 0,
+    }
+}
+
+fn outage(batches: usize) -> Plan {
+    Plan {
+        outage_batches: batches,
+        ..plan(
+            Faults::new(0.0, Strike::Before, 7, |_| true),
+            Faults::new(0.0, Strike::Before, 8, |_| true),
+            false,
+        )
     }
 }
 
@@ -336,6 +360,7 @@ on_both_backends! {
         false,
     ));
     duplicate_delivery_of_every_message(100, plan(Faults::none(), Faults::none(), true));
+    the_backend_down_then_back(100, outage(10));
     throttling_storm_on_the_store(100, plan(
         Faults::new(0.5, Strike::Before, 4, |_| true),
         Faults::none(),
