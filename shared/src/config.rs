@@ -14,6 +14,8 @@
 //! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
 //! | `STATUS_RETRY_AFTER_SECONDS` | 2 | `Retry-After` on a job that is not finished |
 //! | `REENQUEUE_AFTER_SECONDS` | 60 | age after which a replayed, never-started job is enqueued again |
+//! | `BREAKER_FAILURES` | 5 | retryable failures in a row that open a job type's circuit breaker |
+//! | `BREAKER_COOL_DOWN_MS` | 30000 | how long an open breaker holds that type's jobs back |
 //! | `STALE_AFTER_SECONDS` | 900 | idle time after which the reconciler enqueues an unfinished job again |
 //! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
 
@@ -36,6 +38,8 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub status_retry_after: Duration,
     pub reenqueue_after: Duration,
+    pub breaker_failures: u32,
+    pub breaker_cool_down: Duration,
     pub stale_after: Duration,
     pub max_job_age: Duration,
 }
@@ -101,6 +105,13 @@ impl Config {
                 3600,
             )?),
             reenqueue_after: Duration::from_secs(number("REENQUEUE_AFTER_SECONDS", 60, 0, 86_400)?),
+            breaker_failures: number("BREAKER_FAILURES", 5, 1, 1_000)? as u32,
+            breaker_cool_down: Duration::from_millis(number(
+                "BREAKER_COOL_DOWN_MS",
+                30_000,
+                10,
+                3_600_000,
+            )?),
             stale_after: Duration::from_secs(number("STALE_AFTER_SECONDS", 900, 60, 86_400)?),
             max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
         })

@@ -324,3 +324,94 @@ async fn heartbeats_keep_a_long_job_from_being_taken_over() {
     let job = t.stored(&id).await;
     assert_eq!((job.status, job.attempts), (JobStatus::Completed, 1));
 }
+
+/// A job type whose downstream can be switched off; counts the calls it makes.
+struct Downstream {
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl JobHandler for Downstream {
+    fn job_type(&self) -> &'static str {
+        "test.downstream"
+    }
+    fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+    async fn run(&self, _ctx: &JobContext, _input: &Value) -> Result<Value, JobFailure> {
+        use std::sync::atomic::Ordering;
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(JobFailure::retryable(
+                "downstream_unavailable",
+                "503 from downstream",
+            ));
+        }
+        Ok(json!({"ok": true}))
+    }
+}
+
+#[tokio::test]
+async fn an_open_breaker_delays_a_failing_types_jobs_without_calling_its_downstream() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let down = Arc::new(AtomicBool::new(true));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let registry = JobRegistry::builtin().with(Downstream {
+        down: Arc::clone(&down),
+        calls: Arc::clone(&calls),
+    });
+    let t = TestStack::with_registry(
+        registry,
+        &[
+            ("BREAKER_FAILURES", "3"),
+            ("BREAKER_COOL_DOWN_MS", "800"),
+            ("WORKER_CONCURRENCY", "1"), // one record at a time, so the breaker sees each
+            ("MAX_ATTEMPTS", "50"),
+        ],
+    )
+    .await;
+    let ids: Vec<String> = futures::future::join_all(
+        (0..8).map(|_| submit(&t, json!({"type": "test.downstream", "input": {}}))),
+    )
+    .await;
+    let first = t.poll_worker_once().await.expect("a batch");
+    assert_eq!(
+        first.batch_item_failures.len(),
+        8,
+        "all retried, none failed"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the breaker opened after three failures"
+    );
+    for id in &ids {
+        let job = t.stored(id).await;
+        assert_eq!(job.status, JobStatus::Pending, "delayed, not failed");
+    }
+
+    // The downstream recovers; after the cool-down a probe closes the breaker and all run.
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    for _ in 0..20 {
+        if t.poll_worker_once().await.is_none() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let done = futures::future::join_all(ids.iter().map(|id| t.stored(id))).await;
+        if done.iter().all(|j| j.status == JobStatus::Completed) {
+            break;
+        }
+    }
+    for id in &ids {
+        assert_eq!(t.stored(id).await.status, JobStatus::Completed);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3 + 8,
+        "each job ran once more, no storm"
+    );
+}

@@ -5,6 +5,7 @@
 //! `maxReceiveCount` receives, moves it to the dead-letter queue). One record's error or panic
 //! never affects the others.
 
+pub mod breaker;
 mod record;
 
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct Worker {
     pub dead_letters: Option<Arc<dyn JobQueue>>,
     /// Retention of jobs created from producers' requests on the queue.
     pub job_retention: Duration,
+    /// Per job type: stop starting jobs whose downstream keeps failing, for a cool-down.
+    pub breakers: breaker::CircuitBreakers,
 }
 
 impl Worker {
@@ -64,6 +67,10 @@ impl Worker {
             queue: None,
             dead_letters: None,
             job_retention: config.job_retention,
+            breakers: breaker::CircuitBreakers::new(breaker::BreakerSettings {
+                failure_threshold: config.breaker_failures,
+                cool_down: config.breaker_cool_down,
+            }),
         }
     }
 

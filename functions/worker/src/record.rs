@@ -2,7 +2,7 @@
 //! outcome, and say when the message should come back if it must.
 
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::inbound::{self, Inbound, JobRequest};
@@ -156,6 +156,16 @@ async fn run(
     receive_count: u32,
     budget: Duration,
 ) -> Outcome {
+    if let Some(wait) = held_back(worker, message).await {
+        info!(
+            wait_ms = wait.as_millis() as u64,
+            "circuit open for this job type; delaying it"
+        );
+        return Outcome::Retry {
+            reason: "circuit_open",
+            after: Some(wait),
+        };
+    }
     let now = Timestamp::now();
     let start = Transition::Start {
         now,
@@ -241,8 +251,25 @@ async fn run(
     }
 
     let result = execute(worker, handler.as_ref(), &job, budget).await;
+    let healthy = !matches!(&result, Err(failure) if failure.is_retryable());
+    worker
+        .breakers
+        .record(&job.job_type, healthy, Instant::now());
     let (transition, backoff) = settle(&policy, worker, attempt, Timestamp::now(), result);
     finish(worker, &job, transition, backoff).await
+}
+
+/// How long to hold this message back because its job type's breaker is open. The job's
+/// type is read only while some breaker is not closed, so the healthy path costs no read.
+async fn held_back(worker: &Worker, message: &JobMessage) -> Option<Duration> {
+    if !worker.breakers.any_tripped() {
+        return None;
+    }
+    let job = worker.store.get(&message.job_id).await.ok().flatten()?;
+    if job.status.is_terminal() {
+        return None;
+    }
+    worker.breakers.admit(&job.job_type, Instant::now()).err()
 }
 
 /// The transition an attempt's result calls for, and the backoff before the next attempt.
