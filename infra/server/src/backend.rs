@@ -37,7 +37,11 @@ pub enum BackendError {
 /// The embedded queue's name, also used in its stand-in ARN.
 const EMBEDDED_QUEUE: &str = "jobs";
 
-pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, BackendError> {
+pub async fn build(
+    kind: BackendKind,
+    data_dir: &Path,
+    visibility_timeout: std::time::Duration,
+) -> Result<Backend, BackendError> {
     match kind {
         BackendKind::Embedded => {
             // The embedded backend has one table; JOBS_TABLE only names it in logs.
@@ -51,7 +55,10 @@ pub async fn build(kind: BackendKind, data_dir: &Path) -> Result<Backend, Backen
             let queue = Arc::new(EmbeddedQueue::new(
                 db.clone(),
                 EMBEDDED_QUEUE,
-                QueueSettings::default(),
+                QueueSettings {
+                    visibility_timeout,
+                    ..QueueSettings::default()
+                },
             ));
             let dlq = queue.dead_letter_queue().map(Arc::new);
             let dead_letters = dlq.clone().map(|q| q as Arc<dyn JobQueue>);

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCEPTED_MAX_CONCURRENCY", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_concurrency: u32,
+    /// Visibility timeout of the embedded queue, in seconds (the template's JobsQueue: 180).
+    /// How long a message received by a worker that crashed stays hidden.
+    #[arg(long, env = "ACCEPTED_VISIBILITY_TIMEOUT", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout_secs: u64,
     /// The worker function's timeout in seconds, as in template.yaml.
     #[arg(long, env = "ACCEPTED_WORKER_TIMEOUT", default_value_t = 30)]
     pub worker_timeout_secs: u64,

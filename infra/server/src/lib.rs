@@ -42,7 +42,12 @@ pub async fn serve(
     args: ServeArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let backend = backend::build(args.backend, &args.data_dir).await?;
+    let backend = backend::build(
+        args.backend,
+        &args.data_dir,
+        Duration::from_secs(args.visibility_timeout_secs),
+    )
+    .await?;
     let registry = JobRegistry::builtin();
     let api = Arc::new(http::Api {
         submit: Submit::new(

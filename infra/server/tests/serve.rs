@@ -17,6 +17,10 @@ struct Server {
 impl Server {
     /// Starts the binary and waits for its "listening" log line.
     fn start(data_dir: &Path, port: u16) -> Server {
+        Self::start_with(data_dir, port, &[], &[])
+    }
+
+    fn start_with(data_dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
             .args(["serve", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
@@ -29,6 +33,8 @@ impl Server {
                 "--max-concurrency",
                 "1",
             ])
+            .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -67,6 +73,14 @@ impl Server {
         assert!(status.success());
         let exit = self.child.wait().expect("wait");
         assert!(exit.success(), "clean shutdown, got {exit:?}");
+    }
+}
+
+impl Server {
+    /// SIGKILL: no shutdown, no cleanup, work in flight abandoned mid-batch.
+    fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
     }
 }
 
@@ -196,6 +210,41 @@ fn serves_runs_replays_fails_and_survives_a_restart() {
     assert_eq!(
         (replayed.as_deref(), again["id"].as_str()),
         (Some("true"), Some(ids[0].as_str()))
+    );
+    server.stop();
+}
+
+#[test]
+fn jobs_in_flight_when_the_server_is_killed_are_taken_over_after_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A short visibility timeout and lease, so the abandoned attempts come back quickly.
+    let args = ["--visibility-timeout-secs", "2"];
+    let env = [("LEASE_SECONDS", "1")];
+    let server = Server::start_with(data.path(), port, &args, &env);
+    let slow = json!({"type": "demo.sleep", "input": {"duration_ms": 1500}});
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            let (status, _, job) = post(&server.base, &slow, Some(&format!("kill-{i}")));
+            assert_eq!(status, 202);
+            job["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    server.kill();
+
+    let server = Server::start_with(data.path(), port, &args, &env);
+    let mut taken_over = 0;
+    for id in &ids {
+        let job = wait_finished(&server.base, id);
+        assert_eq!(job["status"], "completed", "{job}");
+        if job["attempts"].as_u64() > Some(1) {
+            taken_over += 1;
+        }
+    }
+    assert!(
+        taken_over >= 1,
+        "the attempts killed mid-run were taken over"
     );
     server.stop();
 }
