@@ -320,11 +320,6 @@ fn outage(batches: usize) -> Plan {
     }
 }
 
-/// moto runs in one Python process whose CPU bounds these tests: the largest scenario runs
-/// 1,000 jobs on the embedded backend and fewer on moto (measured: moto spent 7 CPU-minutes
-/// on 1,000 jobs with duplicated sends, most of the suite's time).
-const MOTO_SCALE_DOWN: usize = 4;
-
 macro_rules! on_both_backends {
     ($($name:ident($n:expr, $plan:expr);)*) => {
         mod embedded {
@@ -334,11 +329,10 @@ macro_rules! on_both_backends {
         }
         mod moto {
             use super::*;
+            // moto's single Python process bounds these: 1,000 jobs with duplicated sends cost
+            // it about 7 CPU-minutes, most of the suite's time.
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() {
-                   let n = if $n > 100 { $n / MOTO_SCALE_DOWN } else { $n };
-                   run_scenario(stringify!($name), Backend::Moto, n, $plan).await
-               } )*
+               async fn $name() { run_scenario(stringify!($name), Backend::Moto, $n, $plan).await } )*
         }
     };
 }
