@@ -415,3 +415,40 @@ async fn an_open_breaker_delays_a_failing_types_jobs_without_calling_its_downstr
         "each job ran once more, no storm"
     );
 }
+
+#[tokio::test]
+async fn a_job_of_a_type_this_worker_does_not_know_fails_at_once() {
+    use accepted_core::{
+        CorrelationId, Job, JobMessage, JobQueue, JobStore, NewJob, Owner, Timestamp,
+    };
+
+    let t = TestStack::new().await;
+    // Stored by a deployment that knew the type, run by one that no longer does.
+    let job = Job::create(
+        NewJob {
+            owner: Owner::anonymous(),
+            job_type: "retired.type".into(),
+            input: json!({}),
+            callback_url: None,
+            correlation_id: CorrelationId::generate(),
+            idempotency_key: None,
+            fingerprint: "f".into(),
+        },
+        Timestamp::now(),
+        t.config.job_retention,
+    );
+    t.store.create(&job).await.unwrap();
+    t.consumer
+        .send(&JobMessage::new(job.id.clone(), job.correlation_id.clone()))
+        .await
+        .unwrap();
+    let response = t.poll_worker_once().await.expect("a batch");
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry");
+    let failed = t.stored(job.id.as_str()).await;
+    assert_eq!((failed.status, failed.attempts), (JobStatus::Failed, 1));
+    let error = failed.error.unwrap();
+    assert_eq!(
+        (error.code.as_str(), error.retryable),
+        ("unknown_job_type", false)
+    );
+}

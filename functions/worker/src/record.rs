@@ -217,17 +217,7 @@ async fn run(
             format!("no handler for job type {:?}", job.job_type),
             false,
         );
-        return finish(
-            worker,
-            &job,
-            Transition::Fail {
-                attempt,
-                now,
-                error,
-            },
-            None,
-        )
-        .await;
+        return fail_now(worker, &job, now, error).await;
     };
     let policy = handler.retry_policy(&worker.retry);
     if attempt > policy.max_attempts {
@@ -237,17 +227,7 @@ async fn run(
             format!("{} attempts did not finish", attempt - 1),
             false,
         );
-        return finish(
-            worker,
-            &job,
-            Transition::Fail {
-                attempt,
-                now,
-                error,
-            },
-            None,
-        )
-        .await;
+        return fail_now(worker, &job, now, error).await;
     }
 
     let result = execute(worker, handler.as_ref(), &job, budget).await;
@@ -399,6 +379,22 @@ async fn heartbeat(worker: &Worker, job: &Job) -> JobFailure {
             Err(err) => warn!(error = %err, "heartbeat failed"),
         }
     }
+}
+
+/// Fails the attempt just started without running it.
+async fn fail_now(worker: &Worker, job: &Job, now: Timestamp, error: JobError) -> Outcome {
+    let attempt = job.attempts;
+    finish(
+        worker,
+        job,
+        Transition::Fail {
+            attempt,
+            now,
+            error,
+        },
+        None,
+    )
+    .await
 }
 
 async fn finish(
