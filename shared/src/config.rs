@@ -11,8 +11,11 @@
 //! | `RETRY_BASE_MS` | 2000 | first backoff window; it doubles per attempt |
 //! | `RETRY_CAP_MS` | 300000 | largest backoff window |
 //! | `LEASE_SECONDS` | 60 | how long a started attempt owns its job (> worker timeout) |
+//! | `PROGRESS_INTERVAL_MS` | 1000 | least time between two progress writes of one attempt |
 //! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
-//! | `STATUS_RETRY_AFTER_SECONDS` | 2 | `Retry-After` on a job that is not finished |
+//! | `STATUS_RETRY_AFTER_SECONDS` | 2 | shortest `Retry-After` on an unfinished job (it grows with progress and backoff) |
+//! | `LONG_POLL_MAX_SECONDS` | 20 | longest `GET /jobs/{id}?wait=N` may wait (below API Gateway's 30 s) |
+//! | `LONG_POLL_INTERVAL_MS` | 500 | how often a long poll reads the job again |
 //! | `REENQUEUE_AFTER_SECONDS` | 60 | age after which a replayed, never-started job is enqueued again |
 //! | `BREAKER_FAILURES` | 5 | retryable failures in a row that open a job type's circuit breaker |
 //! | `BREAKER_COOL_DOWN_MS` | 30000 | how long an open breaker holds that type's jobs back |
@@ -35,8 +38,11 @@ pub struct Config {
     /// The default retry policy; job types may set their own.
     pub retry: RetryPolicy,
     pub lease: Duration,
+    pub progress_interval: Duration,
     pub worker_concurrency: usize,
     pub status_retry_after: Duration,
+    pub long_poll_max: Duration,
+    pub long_poll_interval: Duration,
     pub reenqueue_after: Duration,
     pub breaker_failures: u32,
     pub breaker_cool_down: Duration,
@@ -97,12 +103,25 @@ impl Config {
                 cap: Duration::from_millis(number("RETRY_CAP_MS", 300_000, 0, 43_200_000)?),
             },
             lease: Duration::from_secs(number("LEASE_SECONDS", 60, 1, 43_200)?),
+            progress_interval: Duration::from_millis(number(
+                "PROGRESS_INTERVAL_MS",
+                1_000,
+                10,
+                600_000,
+            )?),
             worker_concurrency: number("WORKER_CONCURRENCY", 10, 1, 100)? as usize,
             status_retry_after: Duration::from_secs(number(
                 "STATUS_RETRY_AFTER_SECONDS",
                 2,
                 1,
                 3600,
+            )?),
+            long_poll_max: Duration::from_secs(number("LONG_POLL_MAX_SECONDS", 20, 0, 25)?),
+            long_poll_interval: Duration::from_millis(number(
+                "LONG_POLL_INTERVAL_MS",
+                500,
+                50,
+                10_000,
             )?),
             reenqueue_after: Duration::from_secs(number("REENQUEUE_AFTER_SECONDS", 60, 0, 86_400)?),
             breaker_failures: number("BREAKER_FAILURES", 5, 1, 1_000)? as u32,

@@ -47,6 +47,20 @@ pub fn request_id_of(req: &Request) -> Option<String> {
     }
 }
 
+/// A query string parameter: from the API Gateway event, or from the URI when the request
+/// did not come through API Gateway (local server, tests).
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    if let Some(params) = req.query_string_parameters_ref() {
+        if let Some(value) = params.first(name) {
+            return Some(value.to_owned());
+        }
+    }
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

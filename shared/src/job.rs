@@ -4,9 +4,15 @@
 //! pending ──start──▶ running ──complete──▶ completed
 //!    ▲                 │  ├────fail──────▶ failed
 //!    └────release──────┘  └─(lease expiry: start again, by another delivery)
-//! pending/running ──cancel──▶ cancelled
+//! pending ──cancel_pending──▶ cancelled
+//! running ──request_cancel──▶ running (cancel requested) ──conclude_cancel──▶ cancelled
 //! pending/running ──abandon──▶ failed   (its message died, or it outlived its deadline)
 //! ```
+//!
+//! Cancelling a running job is cooperative: the request is recorded on the job, the attempt
+//! learns of it at its next heartbeat or progress write, and the worker concludes it. Once a
+//! cancel is requested nothing may start, complete, fail or release the job, so a cancelled
+//! job never completes afterwards.
 //!
 //! Every transition names the state it expects. Stores apply a transition as one conditional
 //! write, so a duplicated or stale actor loses the race and changes nothing; [`Job::apply`] is
@@ -108,6 +114,10 @@ pub struct Job {
     /// The final error of a failed job, or the last error of a job waiting for a retry.
     pub error: Option<JobError>,
     pub progress: Option<Progress>,
+    /// While `running`: when its owner asked for it to be cancelled.
+    pub cancel_requested_at: Option<Timestamp>,
+    /// While `pending` after a retryable failure: when the next attempt is due.
+    pub retry_at: Option<Timestamp>,
     pub correlation_id: CorrelationId,
     pub idempotency_key: Option<IdempotencyKey>,
     /// SHA-256 of the canonical request, to tell a replay from a key reused for other work.
@@ -146,6 +156,8 @@ impl Job {
             result: None,
             error: None,
             progress: None,
+            cancel_requested_at: None,
+            retry_at: None,
             correlation_id: new.correlation_id,
             idempotency_key: new.idempotency_key,
             fingerprint: new.fingerprint,
@@ -162,9 +174,12 @@ impl Job {
             Transition::Start { now, lease_until } => {
                 let lease_expired = self.status == JobStatus::Running
                     && self.lease_until.is_some_and(|until| until < *now);
-                if self.status != JobStatus::Pending && !lease_expired {
+                if (self.status != JobStatus::Pending && !lease_expired)
+                    || self.cancel_requested_at.is_some()
+                {
                     return Err(Rejected);
                 }
+                next.retry_at = None;
                 next.status = JobStatus::Running;
                 next.attempts += 1;
                 next.lease_until = Some(*lease_until);
@@ -176,7 +191,7 @@ impl Job {
                 now,
                 result,
             } => {
-                self.expect_running(*attempt)?;
+                self.expect_running_uncancelled(*attempt)?;
                 next.status = JobStatus::Completed;
                 next.result = Some(result.clone());
                 next.error = None;
@@ -187,7 +202,7 @@ impl Job {
                 now,
                 error,
             } => {
-                self.expect_running(*attempt)?;
+                self.expect_running_uncancelled(*attempt)?;
                 next.status = JobStatus::Failed;
                 next.error = Some(error.clone());
                 next.finish(*now);
@@ -201,8 +216,17 @@ impl Job {
                 next.lease_until = Some(*lease_until);
                 next.updated_at = *now;
             }
+            Transition::Progress {
+                attempt,
+                now,
+                progress,
+            } => {
+                self.expect_running(*attempt)?;
+                next.progress = Some(progress.clone());
+                next.updated_at = *now;
+            }
             Transition::Abandon { now, error } => {
-                if self.status.is_terminal() {
+                if self.status.is_terminal() || self.cancel_requested_at.is_some() {
                     return Err(Rejected);
                 }
                 next.status = JobStatus::Failed;
@@ -213,12 +237,35 @@ impl Job {
                 attempt,
                 now,
                 error,
+                retry_at,
             } => {
-                self.expect_running(*attempt)?;
+                self.expect_running_uncancelled(*attempt)?;
                 next.status = JobStatus::Pending;
                 next.error = Some(error.clone());
                 next.lease_until = None;
+                next.retry_at = Some(*retry_at);
                 next.updated_at = *now;
+            }
+            Transition::CancelPending { now } => {
+                if self.status != JobStatus::Pending {
+                    return Err(Rejected);
+                }
+                next.status = JobStatus::Cancelled;
+                next.finish(*now);
+            }
+            Transition::RequestCancel { now } => {
+                if self.status != JobStatus::Running || self.cancel_requested_at.is_some() {
+                    return Err(Rejected);
+                }
+                next.cancel_requested_at = Some(*now);
+                next.updated_at = *now;
+            }
+            Transition::ConcludeCancel { now } => {
+                if self.status != JobStatus::Running || self.cancel_requested_at.is_none() {
+                    return Err(Rejected);
+                }
+                next.status = JobStatus::Cancelled;
+                next.finish(*now);
             }
         }
         Ok(next)
@@ -232,8 +279,17 @@ impl Job {
         }
     }
 
+    fn expect_running_uncancelled(&self, attempt: u32) -> Result<(), Rejected> {
+        self.expect_running(attempt)?;
+        match self.cancel_requested_at {
+            None => Ok(()),
+            Some(_) => Err(Rejected),
+        }
+    }
+
     fn finish(&mut self, now: Timestamp) {
         self.lease_until = None;
+        self.retry_at = None;
         self.finished_at = Some(now);
         self.updated_at = now;
     }
@@ -254,27 +310,43 @@ pub enum Transition {
         now: Timestamp,
         lease_until: Timestamp,
     },
-    /// `running` (this attempt) → `completed`.
+    /// `running` (this attempt) → `running` with the handler's latest progress.
+    Progress {
+        attempt: u32,
+        now: Timestamp,
+        progress: Progress,
+    },
+    /// `running` (this attempt, no cancel requested) → `completed`.
     Complete {
         attempt: u32,
         now: Timestamp,
         result: Value,
     },
-    /// `running` (this attempt) → `failed`.
+    /// `running` (this attempt, no cancel requested) → `failed`.
     Fail {
         attempt: u32,
         now: Timestamp,
         error: JobError,
     },
-    /// `pending` or `running` (any attempt) → `failed`: nothing will run the job again — its
-    /// message reached the dead-letter queue, or it outlived the bound on unfinished jobs.
+    /// `pending` or `running` (any attempt, no cancel requested) → `failed`: nothing will run
+    /// the job again — its message reached the dead-letter queue, or it outlived the bound on
+    /// unfinished jobs. A job with a cancel request is concluded as cancelled instead.
     Abandon { now: Timestamp, error: JobError },
-    /// `running` (this attempt) → `pending`: a retryable failure, to be delivered again.
+    /// `running` (this attempt, no cancel requested) → `pending`: a retryable failure, to be
+    /// delivered again at `retry_at`.
     Release {
         attempt: u32,
         now: Timestamp,
         error: JobError,
+        retry_at: Timestamp,
     },
+    /// `pending` → `cancelled`: nothing has started, so the cancel takes effect at once.
+    CancelPending { now: Timestamp },
+    /// `running` (no cancel requested yet) → `running` with the request recorded.
+    RequestCancel { now: Timestamp },
+    /// `running` with a cancel requested → `cancelled`. Not fenced by attempt: once a cancel
+    /// is requested no new attempt can start, so whoever concludes it concludes the same one.
+    ConcludeCancel { now: Timestamp },
 }
 
 impl Transition {
@@ -282,6 +354,10 @@ impl Transition {
         match self {
             Self::Start { .. } => "start",
             Self::Heartbeat { .. } => "heartbeat",
+            Self::Progress { .. } => "progress",
+            Self::CancelPending { .. } => "cancel_pending",
+            Self::RequestCancel { .. } => "request_cancel",
+            Self::ConcludeCancel { .. } => "conclude_cancel",
             Self::Complete { .. } => "complete",
             Self::Fail { .. } => "fail",
             Self::Release { .. } => "release",
@@ -416,11 +492,116 @@ mod tests {
                 attempt: 1,
                 now: Timestamp::from_millis(2_500),
                 error: JobError::new("flaky", "try again", true),
+                retry_at: Timestamp::from_millis(2_900),
             })
             .unwrap();
         assert_eq!(released.status, JobStatus::Pending);
+        assert_eq!(released.retry_at, Some(Timestamp::from_millis(2_900)));
         assert_eq!(released.error.as_ref().map(|e| e.retryable), Some(true));
-        assert_eq!(released.apply(&start(3_000)).unwrap().attempts, 2);
+        let again = released.apply(&start(3_000)).unwrap();
+        assert_eq!((again.attempts, again.retry_at), (2, None));
+    }
+
+    #[test]
+    fn a_pending_job_is_cancelled_at_once() {
+        let at = Timestamp::from_millis(1_500);
+        let cancelled = pending()
+            .apply(&Transition::CancelPending { now: at })
+            .unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert_eq!(cancelled.finished_at, Some(at));
+        assert_eq!(cancelled.apply(&start(2_000)), Err(Rejected));
+        assert_eq!(
+            cancelled.apply(&Transition::RequestCancel { now: at }),
+            Err(Rejected)
+        );
+    }
+
+    #[test]
+    fn a_running_job_is_cancelled_cooperatively_and_never_completes() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        assert_eq!(
+            running.apply(&Transition::CancelPending {
+                now: Timestamp::from_millis(2_010)
+            }),
+            Err(Rejected)
+        );
+        let requested = running
+            .apply(&Transition::RequestCancel {
+                now: Timestamp::from_millis(2_010),
+            })
+            .unwrap();
+        assert_eq!(requested.status, JobStatus::Running);
+        assert_eq!(
+            requested.cancel_requested_at,
+            Some(Timestamp::from_millis(2_010))
+        );
+        let at = Timestamp::from_millis(2_050);
+        let refused = [
+            Transition::Complete {
+                attempt: 1,
+                now: at,
+                result: json!(1),
+            },
+            Transition::Fail {
+                attempt: 1,
+                now: at,
+                error: JobError::new("x", "x", false),
+            },
+            Transition::Release {
+                attempt: 1,
+                now: at,
+                error: JobError::new("x", "x", true),
+                retry_at: at,
+            },
+            Transition::Abandon {
+                now: at,
+                error: JobError::new("x", "x", false),
+            },
+            Transition::RequestCancel { now: at },
+            // Not even once the lease has expired: no new attempt after a cancel request.
+            start(10_000),
+        ];
+        for t in refused {
+            assert_eq!(requested.apply(&t), Err(Rejected), "{}", t.name());
+        }
+        // The attempt keeps its lease and may still report progress while it winds down.
+        let beat = Transition::Heartbeat {
+            attempt: 1,
+            now: at,
+            lease_until: Timestamp::from_millis(2_500),
+        };
+        assert!(requested.apply(&beat).is_ok());
+        let cancelled = requested
+            .apply(&Transition::ConcludeCancel { now: at })
+            .unwrap();
+        assert_eq!(
+            (cancelled.status, cancelled.finished_at),
+            (JobStatus::Cancelled, Some(at))
+        );
+        assert_eq!(
+            running.apply(&Transition::ConcludeCancel { now: at }),
+            Err(Rejected),
+            "nothing to conclude without a request"
+        );
+    }
+
+    #[test]
+    fn progress_is_recorded_only_for_the_current_attempt() {
+        let running = pending().apply(&start(2_000)).unwrap();
+        let report = |attempt| Transition::Progress {
+            attempt,
+            now: Timestamp::from_millis(2_040),
+            progress: Progress {
+                percent: 40,
+                message: Some("rows".into()),
+            },
+        };
+        let updated = running.apply(&report(1)).unwrap();
+        assert_eq!(updated.progress.as_ref().map(|p| p.percent), Some(40));
+        assert_eq!(updated.updated_at, Timestamp::from_millis(2_040));
+        assert_eq!(running.apply(&report(2)), Err(Rejected));
+        assert_eq!(pending().apply(&report(0)), Err(Rejected));
     }
 
     #[test]

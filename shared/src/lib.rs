@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod cursor;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod fingerprint;
@@ -26,11 +27,11 @@ pub mod view;
 
 pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
-pub use job::{Job, JobError, JobStatus, NewJob, Transition};
+pub use job::{Job, JobError, JobStatus, NewJob, Progress, Transition};
 pub use message::JobMessage;
 pub use ports::{
-    CreateOutcome, JobQueue, JobStore, QueueConsumer, QueueError, ReceivedMessage, StoreError,
-    TransitionError,
+    CreateOutcome, JobPage, JobQuery, JobQueue, JobStore, ListPosition, QueueConsumer, QueueError,
+    ReceivedMessage, StoreError, TransitionError,
 };
 pub use problem::{ApiError, FieldError, Problem};
 pub use time::Timestamp;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::ids::{IdempotencyKey, JobId, Owner};
-use crate::job::{Job, Transition};
+use crate::job::{Job, JobStatus, Transition};
 use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
 use crate::time::Timestamp;
 
@@ -19,6 +19,43 @@ pub enum CreateOutcome {
     /// The same owner already sent this idempotency key with the same request: this is the
     /// job that request created. Nothing was written.
     Replayed(Job),
+}
+
+/// A position in an owner's jobs, newest first: the job a page ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created_at: Timestamp,
+    pub id: JobId,
+}
+
+impl ListPosition {
+    pub fn of(job: &Job) -> Self {
+        Self {
+            created_at: job.created_at,
+            id: job.id.clone(),
+        }
+    }
+}
+
+/// Which of one owner's jobs to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobQuery {
+    pub owner: Owner,
+    pub status: Option<JobStatus>,
+    pub job_type: Option<String>,
+    /// Most jobs in one page (1–100).
+    pub limit: usize,
+    /// Continue after this position (exclusive).
+    pub after: Option<ListPosition>,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// Where the next page starts; `None` when no job is left. A page may hold fewer than
+    /// `limit` jobs and still have a next one: a store bounds the work one page may cost.
+    pub next: Option<ListPosition>,
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -70,6 +107,9 @@ pub trait JobStore: Send + Sync {
         updated_before: Timestamp,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError>;
+
+    /// One owner's jobs, newest first, filtered by status and type.
+    async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError>;
 
     /// Applies `transition` as one conditional write, with the semantics of [`Job::apply`].
     async fn transition(&self, id: &JobId, transition: &Transition)

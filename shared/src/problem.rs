@@ -7,6 +7,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::ids::CorrelationId;
+use crate::job::JobStatus;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -44,8 +45,23 @@ pub enum ApiError {
     PayloadTooLarge { actual: usize, limit: usize },
     #[error("content type {0:?} is not supported; send application/json")]
     UnsupportedMediaType(String),
+    #[error("query parameter {parameter} is invalid: {reason}")]
+    InvalidParameter {
+        parameter: &'static str,
+        reason: String,
+    },
     #[error("job not found")]
     NotFound,
+    /// The job is finished; it can no longer be cancelled.
+    #[error("the job is already {}; a finished job cannot be cancelled", .0.as_str())]
+    JobFinished(JobStatus),
+    /// The job has no result (yet, or ever).
+    #[error("the job is {}; only a completed job has a result", .status.as_str())]
+    ResultNotAvailable {
+        status: JobStatus,
+        /// While the job may still complete: when to ask again.
+        retry_after_secs: Option<u64>,
+    },
     #[error("{method} is not supported on this resource; use {allow}")]
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("the service is temporarily unavailable; retry later")]
@@ -57,9 +73,12 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MalformedJson(_) | Self::InvalidHeader { .. } => 400,
+            Self::MalformedJson(_) | Self::InvalidHeader { .. } | Self::InvalidParameter { .. } => {
+                400
+            }
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
+            Self::JobFinished(_) | Self::ResultNotAvailable { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Validation(_) | Self::IdempotencyKeyReused => 422,
@@ -72,6 +91,9 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
             Self::InvalidHeader { .. } => ("invalid-header", "Invalid header"),
+            Self::InvalidParameter { .. } => ("invalid-parameter", "Invalid query parameter"),
+            Self::JobFinished(_) => ("job-finished", "Job already finished"),
+            Self::ResultNotAvailable { .. } => ("result-not-available", "Result not available"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
@@ -87,6 +109,9 @@ impl ApiError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::Unavailable { retry_after_secs } => Some(*retry_after_secs),
+            Self::ResultNotAvailable {
+                retry_after_secs, ..
+            } => *retry_after_secs,
             _ => None,
         }
     }
@@ -103,6 +128,12 @@ impl ApiError {
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
+            },
+            job_status: match self {
+                Self::JobFinished(status) | Self::ResultNotAvailable { status, .. } => {
+                    Some(*status)
+                }
+                _ => None,
             },
         }
     }
@@ -121,6 +152,9 @@ pub struct Problem {
     pub correlation_id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Extension member of the job-state conflicts: the job's status when it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
 }
 
 #[cfg(test)]
@@ -158,6 +192,7 @@ mod tests {
             ApiError::UnsupportedMediaType("text/plain".into()),
             ApiError::IdempotencyKeyReused,
             ApiError::NotFound,
+            ApiError::JobFinished(JobStatus::Completed),
             ApiError::Unavailable {
                 retry_after_secs: 1,
             },
@@ -165,6 +200,22 @@ mod tests {
         .iter()
         .map(ApiError::status)
         .collect();
-        assert_eq!(statuses, vec![400, 413, 415, 422, 404, 503]);
+        assert_eq!(statuses, vec![400, 413, 415, 422, 404, 409, 503]);
+    }
+
+    #[test]
+    fn state_conflicts_name_the_jobs_status() {
+        let cid = CorrelationId::parse("c-2").unwrap();
+        let err = ApiError::ResultNotAvailable {
+            status: JobStatus::Running,
+            retry_after_secs: Some(3),
+        };
+        let body = serde_json::to_value(err.to_problem(Some("/jobs/x/result"), &cid)).unwrap();
+        assert_eq!(body["type"], "/problems/result-not-available");
+        assert_eq!(
+            (body["status"].as_u64(), &body["job_status"]),
+            (Some(409), &json!("running"))
+        );
+        assert_eq!(err.retry_after_secs(), Some(3));
     }
 }

@@ -1,4 +1,5 @@
-//! The job as clients see it: the JSON body of `202 Accepted` and `GET /jobs/{id}`.
+//! The job as clients see it: the JSON body of `202 Accepted`, `GET /jobs/{id}` and the
+//! entries of `GET /jobs`.
 //!
 //! Internal fields (fingerprint, lease, TTL, owner) stay out; the shape is the public contract.
 
@@ -21,11 +22,20 @@ pub struct JobView<'a> {
     pub started_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
-    pub input: &'a Value,
+    /// When the next attempt of a job waiting after a retryable failure is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Timestamp>,
+    /// When its owner asked for a running job to be cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_at: Option<Timestamp>,
+    /// Left out of listings, which stay small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<&'a Progress>,
+    /// Left out of listings; always at `links.result` too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +48,9 @@ pub struct JobView<'a> {
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
+    /// Present once the job is completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// Path of a job's resource, also its `Location`.
@@ -45,10 +58,27 @@ pub fn job_path(id: &str) -> String {
     format!("/jobs/{id}")
 }
 
+/// Path of a completed job's result.
+pub fn result_path(id: &str) -> String {
+    format!("/jobs/{id}/result")
+}
+
+impl<'a> JobView<'a> {
+    /// The job without its input and result, as listings show it.
+    pub fn summary(job: &'a Job) -> Self {
+        Self {
+            input: None,
+            result: None,
+            ..Self::from(job)
+        }
+    }
+}
+
 impl<'a> From<&'a Job> for JobView<'a> {
     fn from(job: &'a Job) -> Self {
+        let id = job.id.as_str();
         Self {
-            id: job.id.as_str(),
+            id,
             job_type: &job.job_type,
             status: job.status,
             attempts: job.attempts,
@@ -56,15 +86,27 @@ impl<'a> From<&'a Job> for JobView<'a> {
             updated_at: job.updated_at,
             started_at: job.started_at,
             finished_at: job.finished_at,
-            input: &job.input,
+            retry_at: job.retry_at,
+            cancel_requested_at: job.cancel_requested_at,
+            input: Some(&job.input),
             callback_url: job.callback_url.as_deref(),
             progress: job.progress.as_ref(),
             result: job.result.as_ref(),
             error: job.error.as_ref(),
             correlation_id: job.correlation_id.as_str(),
             links: Links {
-                self_: job_path(job.id.as_str()),
+                self_: job_path(id),
+                result: (job.status == JobStatus::Completed).then(|| result_path(id)),
             },
         }
     }
+}
+
+/// The body of `GET /jobs`.
+#[derive(Debug, Serialize)]
+pub struct JobListView<'a> {
+    pub jobs: Vec<JobView<'a>>,
+    /// Pass as `cursor` to get the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use accepted_core::{
-    CreateOutcome, IdempotencyKey, Job, JobId, JobMessage, JobQueue, JobStatus, JobStore, Owner,
-    QueueError, StoreError, Timestamp, Transition, TransitionError,
+    CreateOutcome, IdempotencyKey, Job, JobId, JobMessage, JobPage, JobQuery, JobQueue, JobStatus,
+    JobStore, Owner, QueueError, StoreError, Timestamp, Transition, TransitionError,
 };
 use async_trait::async_trait;
 
@@ -190,6 +190,10 @@ impl JobStore for FaultyStore {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
         self.inner.find_stale(updated_before, limit).await
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        self.inner.list(query).await
     }
 
     async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {

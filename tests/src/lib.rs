@@ -29,6 +29,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
 pub mod faults;
+pub mod ports;
 
 pub struct TestStack {
     pub stack: Stack,

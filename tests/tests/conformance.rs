@@ -5,64 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::aws::SqsJobQueue;
-use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
+use accepted_core::embedded::QueueSettings;
 use accepted_core::{
-    CorrelationId, CreateOutcome, IdempotencyKey, Job, JobError, JobMessage, JobQueue, JobStatus,
-    JobStore, NewJob, Owner, QueueConsumer, QueueError, StoreError, Timestamp, Transition,
-    TransitionError,
+    CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, QueueError, StoreError,
+    Timestamp, Transition, TransitionError,
 };
-use accepted_tests::TestStack;
+use accepted_tests::conformance;
+use accepted_tests::ports::{at, new_job, Ports};
 use serde_json::json;
-
-struct Ports {
-    store: Arc<dyn JobStore>,
-    queue: Arc<dyn JobQueue>,
-    consumer: Arc<dyn QueueConsumer>,
-    dead_letters: Arc<dyn QueueConsumer>,
-    max_receive_count: u32,
-    /// Keeps the emulator stack alive for the test's duration.
-    _stack: Option<TestStack>,
-}
-
-async fn embedded() -> Ports {
-    let db = Database::in_memory().expect("in-memory database");
-    let settings = QueueSettings::default();
-    let queue = EmbeddedQueue::new(db.clone(), "jobs", settings.clone());
-    let dlq = queue.dead_letter_queue().expect("a dead-letter queue");
-    Ports {
-        store: Arc::new(EmbeddedJobStore::new(db)),
-        queue: Arc::new(queue.clone()),
-        consumer: Arc::new(queue),
-        dead_letters: Arc::new(dlq),
-        max_receive_count: settings.max_receive_count.expect("redrive"),
-        _stack: None,
-    }
-}
-
-async fn moto() -> Ports {
-    let t = TestStack::new().await;
-    let queue = SqsJobQueue::from_sdk_config(&t.sdk, &t.queue_url);
-    Ports {
-        store: t.store.clone(),
-        queue: Arc::new(queue.clone()),
-        consumer: Arc::new(queue),
-        dead_letters: Arc::new(SqsJobQueue::from_sdk_config(&t.sdk, &t.dlq_url)),
-        max_receive_count: 5,
-        _stack: Some(t),
-    }
-}
-
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod embedded_backend {
-            $( #[tokio::test] async fn $check() { super::$check(super::embedded().await).await } )*
-        }
-        mod aws_on_moto {
-            $( #[tokio::test] async fn $check() { super::$check(super::moto().await).await } )*
-        }
-    };
-}
 
 conformance!(
     create_then_get_returns_the_same_job,
@@ -80,26 +30,6 @@ conformance!(
     batches_hold_at_most_ten_and_lose_nothing,
     a_waiting_receive_returns_a_message_sent_meanwhile,
 );
-
-fn new_job(owner: &str, key: Option<&str>, fingerprint: &str) -> Job {
-    Job::create(
-        NewJob {
-            owner: Owner::parse(owner).unwrap(),
-            job_type: "demo.sleep".into(),
-            input: json!({"duration_ms": 1, "nested": {"list": [1, "two", null], "ok": true}}),
-            callback_url: Some("https://example.com/hook".into()),
-            correlation_id: CorrelationId::generate(),
-            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
-            fingerprint: fingerprint.into(),
-        },
-        Timestamp::now(),
-        Duration::from_secs(3600),
-    )
-}
-
-fn at(ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_800_000_000_000 + ms)
-}
 
 async fn create_then_get_returns_the_same_job(p: Ports) {
     let job = new_job("alice", None, "fp");
@@ -177,6 +107,7 @@ async fn transitions_follow_the_state_machine(p: Ports) {
         attempt: 1,
         now: at(2_000),
         error: JobError::new("flaky", "try again", true),
+        retry_at: at(2_500),
     };
     let pending = p.store.transition(&job.id, &released).await.unwrap();
     assert_eq!(

@@ -247,6 +247,6 @@ async fn only_post_is_accepted() {
     let req = accepted_tests::request(lambda_http::http::Method::PUT, "/jobs", b"{}", &[], None);
     let res = accepted_submit::handle(&t.submit, req).await;
     assert_eq!(res.status(), 405);
-    assert_eq!(header(&res, "allow"), Some("POST"));
+    assert_eq!(header(&res, "allow"), Some("GET, POST"));
     assert_eq!(t.item_count().await, 0);
 }

@@ -1,23 +1,31 @@
-//! `GET /jobs/{id}`: the job, to its owner only.
+//! The job resource, to its owner only: `GET /jobs/{id}` (with long polling), `DELETE
+//! /jobs/{id}` (cancel), `GET /jobs/{id}/result` and `GET /jobs` (listing).
 //!
 //! A job of another owner answers exactly like a missing one (same status, same body shape),
 //! so ids cannot be probed across owners.
 
+mod cancel;
+mod list;
+pub mod polling;
+mod read;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::http::{
-    correlation_of, json_response, owner_of, problem_response, request_id_of, set_header,
-};
-use accepted_core::view::JobView;
-use accepted_core::{ApiError, Config, CorrelationId, Job, JobId, JobStore, StoreError};
-use lambda_http::http::{header, Method, StatusCode};
+use accepted_core::http::{correlation_of, problem_response, request_id_of};
+use accepted_core::{ApiError, Config, Job, JobId, JobStore, Owner, StoreError};
+use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::{error, info_span, Instrument};
 
 pub struct Status {
     pub store: Arc<dyn JobStore>,
+    /// Shortest `Retry-After` on an unfinished job.
     pub retry_after: Duration,
+    /// Longest a `?wait=` long poll may hold the request.
+    pub long_poll_max: Duration,
+    /// How often a long poll reads the job again.
+    pub long_poll_interval: Duration,
 }
 
 impl Status {
@@ -25,74 +33,131 @@ impl Status {
         Self {
             store,
             retry_after: config.status_retry_after,
+            long_poll_max: config.long_poll_max,
+            long_poll_interval: config.long_poll_interval,
         }
     }
 }
 
+/// The resource a request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    List,
+    Job(String),
+    Result(String),
+}
+
 pub async fn handle(status: &Status, req: Request) -> Response<Body> {
     let correlation_id = correlation_of(&req);
-    let raw_id = job_id_param(&req);
-    let instance = format!("/jobs/{}", raw_id.as_deref().unwrap_or(""));
+    let route = route_of(&req);
+    let instance = req.uri().path().to_owned();
+    let job_id = match &route {
+        Some(Route::Job(id) | Route::Result(id)) => id.as_str(),
+        _ => "",
+    };
     let span = info_span!(
         "status",
         correlation_id = %correlation_id,
         request_id = request_id_of(&req).unwrap_or_default(),
-        job_id = raw_id.as_deref().unwrap_or_default(),
+        job_id,
+        method = %req.method(),
     );
     async {
-        let result = if req.method() == Method::GET {
-            find(status, &req, raw_id.as_deref()).await
-        } else {
-            Err(ApiError::MethodNotAllowed {
-                method: req.method().to_string(),
-                allow: "GET",
-            })
+        let method = req.method().clone();
+        let answer = match (&route, &method) {
+            (Some(Route::List), &Method::GET) => list::list(status, &req, &correlation_id).await,
+            (Some(Route::Job(id)), &Method::GET) => {
+                read::job(status, &req, id, &correlation_id).await
+            }
+            (Some(Route::Job(id)), &Method::DELETE) => {
+                cancel::cancel(status, &req, id, &correlation_id).await
+            }
+            (Some(Route::Result(id)), &Method::GET) => {
+                read::result(status, &req, id, &correlation_id).await
+            }
+            (Some(route), _) => Err(ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allow: match route {
+                    Route::List => "GET, POST",
+                    Route::Job(_) => "GET, DELETE",
+                    Route::Result(_) => "GET",
+                },
+            }),
+            (None, _) => Err(ApiError::NotFound),
         };
-        match result {
-            Ok(job) => respond(status, &job, &correlation_id),
-            Err(err) => problem_response(&err, &instance, &correlation_id),
-        }
+        answer.unwrap_or_else(|err| problem_response(&err, &instance, &correlation_id))
     }
     .instrument(span)
     .await
 }
 
-/// The `{id}` path parameter from API Gateway, or the last segment of `/jobs/{id}` when the
-/// request did not come through API Gateway's router (local server, `cargo lambda watch`).
-fn job_id_param(req: &Request) -> Option<String> {
-    if let Some(id) = req.path_parameters_ref().and_then(|p| p.first("id")) {
-        return Some(id.to_owned());
+/// The route from the request path: API Gateway passes the raw path, and the local server
+/// and `cargo lambda` pass the same. Whatever precedes `/jobs` (a stage name) is ignored.
+fn route_of(req: &Request) -> Option<Route> {
+    let path = req.uri().path().trim_end_matches('/');
+    if path.ends_with("/jobs") {
+        return Some(Route::List);
     }
-    let path = req.uri().path();
-    let (_, id) = path.trim_end_matches('/').rsplit_once("/jobs/")?;
-    (!id.is_empty() && !id.contains('/')).then(|| id.to_owned())
+    let id = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .map(str::to_owned);
+    let (_, rest) = path.rsplit_once("/jobs/")?;
+    let mut segments = rest.split('/');
+    let raw = segments.next().filter(|s| !s.is_empty())?;
+    let id = id.unwrap_or_else(|| raw.to_owned());
+    match (segments.next(), segments.next()) {
+        (None, _) => Some(Route::Job(id)),
+        (Some("result"), None) => Some(Route::Result(id)),
+        _ => None,
+    }
 }
 
-async fn find(status: &Status, req: &Request, raw_id: Option<&str>) -> Result<Job, ApiError> {
-    let id = raw_id.and_then(JobId::parse).ok_or(ApiError::NotFound)?;
-    let owner = owner_of(req);
-    match status.store.get(&id).await {
-        Ok(Some(job)) if job.owner == owner => Ok(job),
+/// The caller's job, or `404` — for a foreign job exactly as for a missing one.
+async fn find_own(store: &dyn JobStore, owner: &Owner, raw_id: &str) -> Result<Job, ApiError> {
+    let id = JobId::parse(raw_id).ok_or(ApiError::NotFound)?;
+    match store.get(&id).await {
+        Ok(Some(job)) if job.owner == *owner => Ok(job),
         Ok(_) => Err(ApiError::NotFound),
-        Err(StoreError::Corrupt(detail)) => {
+        Err(err) => Err(store_error(err)),
+    }
+}
+
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Corrupt(detail) => {
             error!(error = %detail, "job store returned a corrupt item");
-            Err(ApiError::Internal)
+            ApiError::Internal
         }
-        Err(err) => {
-            error!(error = %err, "job store unavailable");
-            Err(ApiError::Unavailable {
+        other => {
+            error!(error = %other, "job store unavailable");
+            ApiError::Unavailable {
                 retry_after_secs: 1,
-            })
+            }
         }
     }
 }
 
-fn respond(status: &Status, job: &Job, correlation_id: &CorrelationId) -> Response<Body> {
-    let mut res = json_response(StatusCode::OK, &JobView::from(job), correlation_id);
-    set_header(&mut res, header::CACHE_CONTROL.as_str(), "no-store");
-    if !job.status.is_terminal() {
-        let secs = status.retry_after.as_secs().max(1).to_string();
-        set_header(&mut res, header::RETRY_AFTER.as_str(), &secs);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(path: &str) -> Option<Route> {
+        let req = lambda_http::http::Request::builder()
+            .uri(path)
+            .body(Body::Empty)
+            .unwrap();
+        route_of(&req)
     }
-    res
+
+    #[test]
+    fn routes_come_from_the_path() {
+        assert_eq!(at("/jobs"), Some(Route::List));
+        assert_eq!(at("/prod/jobs/"), Some(Route::List));
+        assert_eq!(at("/jobs/abc"), Some(Route::Job("abc".into())));
+        assert_eq!(at("/jobs/abc/result"), Some(Route::Result("abc".into())));
+        assert_eq!(at("/jobs/abc/other"), None);
+        assert_eq!(at("/jobs/abc/result/x"), None);
+        assert_eq!(at("/elsewhere"), None);
+    }
 }

@@ -74,7 +74,7 @@ pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
         } else {
             Err(ApiError::MethodNotAllowed {
                 method: req.method().to_string(),
-                allow: "POST",
+                allow: "GET, POST",
             })
         };
         match result {

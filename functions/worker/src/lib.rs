@@ -5,6 +5,7 @@
 //! `maxReceiveCount` receives, moves it to the dead-letter queue). One record's error or panic
 //! never affects the others.
 
+mod attempt;
 pub mod breaker;
 mod record;
 
@@ -41,6 +42,8 @@ pub struct Worker {
     pub jitter: Jitter,
     /// How long an attempt owns its job between heartbeats.
     pub lease: Duration,
+    /// Least time between two progress writes of one attempt.
+    pub progress_interval: Duration,
     /// Records of one batch in flight at once.
     pub concurrency: usize,
     /// The queue the records come from, to delay the redelivery of failed ones (backoff).
@@ -63,6 +66,7 @@ impl Worker {
             retry: config.retry,
             jitter: Jitter::Full,
             lease: config.lease,
+            progress_interval: config.progress_interval,
             concurrency: config.worker_concurrency,
             queue: None,
             dead_letters: None,

@@ -1,12 +1,11 @@
 //! One SQS record: decode, start the job, run its handler under heartbeats, record the
 //! outcome, and say when the message should come back if it must.
 
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::inbound::{self, Inbound, JobRequest};
-use accepted_core::jobs::{JobContext, JobFailure, JobHandler};
+use accepted_core::jobs::JobFailure;
 use accepted_core::request::validate_job;
 use accepted_core::retry::RetryPolicy;
 use accepted_core::{
@@ -14,10 +13,10 @@ use accepted_core::{
     Timestamp, Transition, TransitionError,
 };
 use aws_lambda_events::event::sqs::SqsMessage;
-use futures::FutureExt;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
+use crate::attempt::execute;
 use crate::Worker;
 
 /// What happens to the message.
@@ -177,6 +176,11 @@ async fn run(
             warn!("message names a job that does not exist; dropping it");
             return Outcome::Done("unknown_job");
         }
+        Err(TransitionError::Conflict(current)) if current.cancel_requested_at.is_some() => {
+            // Its attempt died after the cancel request; nothing else will conclude it.
+            info!("job was being cancelled; concluding it");
+            return conclude_cancel(worker, &current).await;
+        }
         Err(TransitionError::Conflict(current)) if current.status.is_terminal() => {
             info!(
                 status = current.status.as_str(),
@@ -230,7 +234,11 @@ async fn run(
         return fail_now(worker, &job, now, error).await;
     }
 
-    let result = execute(worker, handler.as_ref(), &job, budget).await;
+    let attempt_run = execute(worker, handler.as_ref(), &job, budget).await;
+    if attempt_run.cancelled {
+        return conclude_cancel(worker, &job).await;
+    }
+    let result = attempt_run.result;
     let healthy = !matches!(&result, Err(failure) if failure.is_retryable());
     worker
         .breakers
@@ -271,6 +279,7 @@ fn settle(
         ),
         Err(failure) if failure.is_retryable() && policy.allows_another(attempt) => {
             let backoff = policy.delay(attempt, worker.jitter);
+            let retry_at = now.plus(backoff);
             warn!(attempt, error = %failure, backoff_ms = backoff.as_millis() as u64,
                   "attempt failed; will retry");
             let error = failure.to_job_error();
@@ -279,6 +288,7 @@ fn settle(
                     attempt,
                     now,
                     error,
+                    retry_at,
                 },
                 Some(backoff),
             )
@@ -312,71 +322,6 @@ fn settle(
                 },
                 None,
             )
-        }
-    }
-}
-
-/// Runs the handler within `budget` while heartbeats keep the lease alive, turning a panic,
-/// an overrun or a lost lease into a failure.
-async fn execute(
-    worker: &Worker,
-    handler: &dyn JobHandler,
-    job: &Job,
-    budget: Duration,
-) -> Result<Value, JobFailure> {
-    let ctx = JobContext {
-        job_id: job.id.clone(),
-        attempt: job.attempts,
-        correlation_id: job.correlation_id.clone(),
-    };
-    let run = AssertUnwindSafe(handler.run(&ctx, &job.input)).catch_unwind();
-    let guarded = async {
-        tokio::select! {
-            result = run => match result {
-                Ok(result) => result,
-                Err(_panic) => Err(JobFailure::permanent(
-                    "handler_panicked",
-                    "the job handler panicked",
-                )),
-            },
-            lost = heartbeat(worker, job) => Err(lost),
-        }
-    };
-    match tokio::time::timeout(budget, guarded).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(JobFailure::retryable(
-            "timeout",
-            format!(
-                "attempt exceeded its time budget of {} ms",
-                budget.as_millis()
-            ),
-        )),
-    }
-}
-
-/// Extends the lease every third of its length; returns only when the lease is lost.
-async fn heartbeat(worker: &Worker, job: &Job) -> JobFailure {
-    let every = (worker.lease / 3).max(Duration::from_millis(100));
-    loop {
-        tokio::time::sleep(every).await;
-        let now = Timestamp::now();
-        let beat = Transition::Heartbeat {
-            attempt: job.attempts,
-            now,
-            lease_until: now.plus(worker.lease),
-        };
-        match worker.store.transition(&job.id, &beat).await {
-            Ok(_) => {}
-            Err(TransitionError::Conflict(current)) => {
-                warn!(
-                    status = current.status.as_str(),
-                    attempts = current.attempts,
-                    "lease lost; abandoning this attempt"
-                );
-                return JobFailure::retryable("lease_lost", "another attempt took over the job");
-            }
-            // A missed heartbeat is not fatal: the lease has two more thirds to run.
-            Err(err) => warn!(error = %err, "heartbeat failed"),
         }
     }
 }
@@ -420,8 +365,17 @@ async fn finish(
                 Outcome::Done("finished")
             }
         }
+        Err(TransitionError::Conflict(current))
+            if current.status == JobStatus::Running && current.cancel_requested_at.is_some() =>
+        {
+            info!(
+                transition = name,
+                "cancel requested before the outcome was recorded"
+            );
+            conclude_cancel(worker, &current).await
+        }
         Err(TransitionError::Conflict(current)) => {
-            // Our lease was taken over (or the job cancelled): the current holder decides.
+            // Our lease was taken over: the current holder decides.
             warn!(
                 status = current.status.as_str(),
                 transition = name,
@@ -431,6 +385,31 @@ async fn finish(
         }
         Err(err) => {
             error!(error = %err, transition = name, "could not record the attempt's outcome");
+            Outcome::Retry {
+                reason: "store_unavailable",
+                after: None,
+            }
+        }
+    }
+}
+
+/// Ends a job whose cancel was requested as `cancelled`, whatever its attempt returned.
+async fn conclude_cancel(worker: &Worker, job: &Job) -> Outcome {
+    let conclude = Transition::ConcludeCancel {
+        now: Timestamp::now(),
+    };
+    match worker.store.transition(&job.id, &conclude).await {
+        Ok(_) => {
+            info!("job cancelled");
+            Outcome::Done("cancelled")
+        }
+        Err(TransitionError::Conflict(current)) => {
+            info!(status = current.status.as_str(), "cancel already concluded");
+            Outcome::Done("duplicate")
+        }
+        Err(TransitionError::NotFound) => Outcome::Done("unknown_job"),
+        Err(TransitionError::Store(err)) => {
+            error!(error = %err, "could not conclude the cancel");
             Outcome::Retry {
                 reason: "store_unavailable",
                 after: None,

@@ -5,6 +5,7 @@
 //! No authorizer runs locally yet, so every caller is the `anonymous` owner, as on a stack
 //! deployed without one.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use axum::Router;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
 };
+use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use tracing::info;
@@ -36,6 +38,7 @@ pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/jobs", any(jobs))
         .route("/jobs/{id}", any(job))
+        .route("/jobs/{id}/result", any(job))
         .fallback(not_found)
         .with_state(api)
 }
@@ -44,6 +47,7 @@ async fn jobs(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Respo
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let res = match to_lambda(req, "/jobs", None).await {
+        Ok(req) if req.method() == Method::GET => accepted_status::handle(&api.status, req).await,
         Ok(req) => accepted_submit::handle(&api.submit, req).await,
         Err(res) => res,
     };
@@ -57,7 +61,12 @@ async fn job(
 ) -> Response {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let res = match to_lambda(req, "/jobs/{id}", Some(id)).await {
+    let route = if path.ends_with("/result") {
+        "/jobs/{id}/result"
+    } else {
+        "/jobs/{id}"
+    };
+    let res = match to_lambda(req, route, Some(id)).await {
         Ok(req) => accepted_status::handle(&api.status, req).await,
         Err(res) => res,
     };
@@ -92,6 +101,18 @@ async fn to_lambda(
             ));
         }
     };
+    let query: HashMap<String, Vec<String>> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).fold(HashMap::new(), |mut map, (k, v)| {
+                map.entry(k.into_owned())
+                    .or_insert_with(Vec::new)
+                    .push(v.into_owned());
+                map
+            })
+        })
+        .unwrap_or_default();
     let mut http_ctx = ApiGatewayV2httpRequestContextHttpDescription::default();
     http_ctx.method = parts.method.clone();
     http_ctx.path = Some(parts.uri.path().to_owned());
@@ -109,7 +130,10 @@ async fn to_lambda(
     let mut req = lambda_http::http::Request::from_parts(parts, body)
         .with_request_context(RequestContext::ApiGatewayV2(ctx));
     if let Some(id) = id {
-        req = req.with_path_parameters(std::collections::HashMap::from([("id".to_owned(), id)]));
+        req = req.with_path_parameters(HashMap::from([("id".to_owned(), id)]));
+    }
+    if !query.is_empty() {
+        req = req.with_query_string_parameters(query);
     }
     Ok(req)
 }

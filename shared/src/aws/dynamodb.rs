@@ -19,8 +19,14 @@ use aws_sdk_dynamodb::Client;
 use super::item::{self, decode_job, encode_job, Item, Reader};
 use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, JobStatus, Transition};
-use crate::ports::{CreateOutcome, JobStore, StoreError, TransitionError};
+use crate::ports::{
+    CreateOutcome, JobPage, JobQuery, JobStore, ListPosition, StoreError, TransitionError,
+};
 use crate::time::Timestamp;
+
+/// Most index items one listing page may read, so a filter that matches little costs little:
+/// the page then ends early with a position to continue from.
+const LIST_SCAN_BUDGET: usize = 500;
 
 /// Attempts at a creation that DynamoDB cancels for a conflicting concurrent transaction.
 const CREATE_ATTEMPTS: u32 = 5;
@@ -241,6 +247,79 @@ impl JobStore for DynamoJobStore {
         Ok(stale)
     }
 
+    async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        let mut filters = Vec::new();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(item::BY_OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", item::OWNER)
+            .expression_attribute_values(":owner", item::s(query.owner.as_str()))
+            .scan_index_forward(false);
+        if let Some(status) = query.status {
+            filters.push("#status = :status");
+            request = request
+                .expression_attribute_names("#status", item::STATUS)
+                .expression_attribute_values(":status", item::s(status.as_str()));
+        }
+        if let Some(job_type) = &query.job_type {
+            filters.push("#type = :type");
+            request = request
+                .expression_attribute_names("#type", item::TYPE)
+                .expression_attribute_values(":type", item::s(job_type));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        let mut start = query.after.as_ref().map(|after| {
+            Item::from([
+                (item::PK.to_owned(), item::job_pk(&after.id)),
+                (item::OWNER.to_owned(), item::s(query.owner.as_str())),
+                (item::CREATED_AT.to_owned(), item::ms(after.created_at)),
+            ])
+        });
+        let mut jobs = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let page_limit = if filters.is_empty() {
+                query.limit - jobs.len()
+            } else {
+                LIST_SCAN_BUDGET - scanned
+            };
+            let out = request
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .limit(page_limit.max(1) as i32)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            scanned += out.scanned_count().max(0) as usize;
+            for found in out.items() {
+                jobs.push(decode_job(found)?);
+            }
+            if jobs.len() >= query.limit {
+                let more = jobs.len() > query.limit || out.last_evaluated_key.is_some();
+                jobs.truncate(query.limit);
+                let next = jobs.last().filter(|_| more).map(ListPosition::of);
+                return Ok(JobPage { jobs, next });
+            }
+            let Some(last) = out.last_evaluated_key else {
+                return Ok(JobPage { jobs, next: None });
+            };
+            if scanned >= LIST_SCAN_BUDGET {
+                // Continue from the last item read, matched or not.
+                let position = Reader::new(&last).position()?;
+                return Ok(JobPage {
+                    jobs,
+                    next: Some(position),
+                });
+            }
+            start = Some(last);
+        }
+    }
+
     async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
         let update = Update::for_transition(t);
         let mut req = self
@@ -277,7 +356,7 @@ impl JobStore for DynamoJobStore {
 
 /// The `UpdateItem` expressions of one transition: the DynamoDB spelling of [`Job::apply`].
 struct Update {
-    expression: &'static str,
+    expression: String,
     condition: &'static str,
     names: Vec<(&'static str, &'static str)>,
     values: Vec<(&'static str, AttributeValue)>,
@@ -286,13 +365,18 @@ struct Update {
 impl Update {
     fn for_transition(t: &Transition) -> Self {
         let status = |s: JobStatus| item::s(s.as_str());
+        // Every finishing transition leaves the sparse `unfinished` index.
+        const FINISH: &str = "finished_at = :now, updated_at = :now \
+                              REMOVE lease_until, open_shard, retry_at";
         match t {
             Transition::Start { now, lease_until } => Self {
                 expression: "SET #status = :running, attempts = attempts + :one, \
                              lease_until = :lease, started_at = if_not_exists(started_at, :now), \
-                             updated_at = :now",
-                condition: "attribute_exists(pk) AND (#status = :pending OR \
-                            (#status = :running AND lease_until < :now))",
+                             updated_at = :now REMOVE retry_at"
+                    .into(),
+                condition:
+                    "attribute_exists(pk) AND attribute_not_exists(cancel_requested_at) \
+                            AND (#status = :pending OR (#status = :running AND lease_until < :now))",
                 names: vec![],
                 values: vec![
                     (":running", status(JobStatus::Running)),
@@ -307,7 +391,7 @@ impl Update {
                 now,
                 lease_until,
             } => Self {
-                expression: "SET lease_until = :lease, updated_at = :now",
+                expression: "SET lease_until = :lease, updated_at = :now".into(),
                 condition: "#status = :running AND attempts = :attempt",
                 names: vec![],
                 values: vec![
@@ -317,14 +401,31 @@ impl Update {
                     (":now", item::ms(*now)),
                 ],
             },
+            Transition::Progress {
+                attempt,
+                now,
+                progress,
+            } => Self {
+                expression: "SET #progress = :progress, updated_at = :now".into(),
+                condition: "#status = :running AND attempts = :attempt",
+                names: vec![("#progress", item::PROGRESS)],
+                values: vec![
+                    (":running", status(JobStatus::Running)),
+                    (":progress", item::progress_map(progress)),
+                    (":attempt", item::n(attempt)),
+                    (":now", item::ms(*now)),
+                ],
+            },
             Transition::Complete {
                 attempt,
                 now,
                 result,
             } => Self {
-                expression: "SET #status = :completed, #result = :result, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until, #error, open_shard",
-                condition: "#status = :running AND attempts = :attempt",
+                expression: format!(
+                    "SET #status = :completed, #result = :result, {FINISH}, #error"
+                ),
+                condition: "#status = :running AND attempts = :attempt \
+                            AND attribute_not_exists(cancel_requested_at)",
                 names: vec![("#result", item::RESULT), ("#error", item::ERROR)],
                 values: vec![
                     (":completed", status(JobStatus::Completed)),
@@ -339,9 +440,9 @@ impl Update {
                 now,
                 error,
             } => Self {
-                expression: "SET #status = :failed, #error = :error, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until, open_shard",
-                condition: "#status = :running AND attempts = :attempt",
+                expression: format!("SET #status = :failed, #error = :error, {FINISH}"),
+                condition: "#status = :running AND attempts = :attempt \
+                            AND attribute_not_exists(cancel_requested_at)",
                 names: vec![("#error", item::ERROR)],
                 values: vec![
                     (":failed", status(JobStatus::Failed)),
@@ -352,9 +453,9 @@ impl Update {
                 ],
             },
             Transition::Abandon { now, error } => Self {
-                expression: "SET #status = :failed, #error = :error, finished_at = :now, \
-                             updated_at = :now REMOVE lease_until, open_shard",
-                condition: "#status IN (:pending, :running)",
+                expression: format!("SET #status = :failed, #error = :error, {FINISH}"),
+                condition: "#status IN (:pending, :running) \
+                            AND attribute_not_exists(cancel_requested_at)",
                 names: vec![("#error", item::ERROR)],
                 values: vec![
                     (":failed", status(JobStatus::Failed)),
@@ -368,16 +469,49 @@ impl Update {
                 attempt,
                 now,
                 error,
+                retry_at,
             } => Self {
-                expression: "SET #status = :pending, #error = :error, updated_at = :now \
-                             REMOVE lease_until",
-                condition: "#status = :running AND attempts = :attempt",
+                expression: "SET #status = :pending, #error = :error, retry_at = :retry_at, \
+                             updated_at = :now REMOVE lease_until"
+                    .into(),
+                condition: "#status = :running AND attempts = :attempt \
+                            AND attribute_not_exists(cancel_requested_at)",
                 names: vec![("#error", item::ERROR)],
                 values: vec![
                     (":pending", status(JobStatus::Pending)),
                     (":running", status(JobStatus::Running)),
                     (":error", item::error_map(error)),
+                    (":retry_at", item::ms(*retry_at)),
                     (":attempt", item::n(attempt)),
+                    (":now", item::ms(*now)),
+                ],
+            },
+            Transition::CancelPending { now } => Self {
+                expression: format!("SET #status = :cancelled, {FINISH}"),
+                condition: "#status = :pending",
+                names: vec![],
+                values: vec![
+                    (":cancelled", status(JobStatus::Cancelled)),
+                    (":pending", status(JobStatus::Pending)),
+                    (":now", item::ms(*now)),
+                ],
+            },
+            Transition::RequestCancel { now } => Self {
+                expression: "SET cancel_requested_at = :now, updated_at = :now".into(),
+                condition: "#status = :running AND attribute_not_exists(cancel_requested_at)",
+                names: vec![],
+                values: vec![
+                    (":running", status(JobStatus::Running)),
+                    (":now", item::ms(*now)),
+                ],
+            },
+            Transition::ConcludeCancel { now } => Self {
+                expression: format!("SET #status = :cancelled, {FINISH}"),
+                condition: "#status = :running AND attribute_exists(cancel_requested_at)",
+                names: vec![],
+                values: vec![
+                    (":cancelled", status(JobStatus::Cancelled)),
+                    (":running", status(JobStatus::Running)),
                     (":now", item::ms(*now)),
                 ],
             },

@@ -38,6 +38,8 @@ pub const LEASE_UNTIL: &str = "lease_until";
 pub const RESULT: &str = "result";
 pub const ERROR: &str = "error";
 pub const PROGRESS: &str = "progress";
+pub const CANCEL_REQUESTED_AT: &str = "cancel_requested_at";
+pub const RETRY_AT: &str = "retry_at";
 pub const CORRELATION_ID: &str = "correlation_id";
 pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const FINGERPRINT: &str = "fingerprint";
@@ -46,6 +48,8 @@ pub const JOB_ID: &str = "job_id";
 /// Present only while a job is unfinished: the key of the sparse `unfinished` index.
 pub const OPEN_SHARD: &str = "open_shard";
 pub const UNFINISHED_INDEX: &str = "unfinished";
+/// Jobs by `owner`, newest `created_at` first when queried backwards.
+pub const BY_OWNER_INDEX: &str = "by_owner";
 /// Shards of the `unfinished` index: the first hex digit of the job id.
 pub const OPEN_SHARDS: [&str; 16] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f",
@@ -111,6 +115,8 @@ pub fn encode_job(job: &Job) -> Item {
         (RESULT, job.result.as_ref().map(json)),
         (ERROR, job.error.as_ref().map(error_map)),
         (PROGRESS, job.progress.as_ref().map(progress_map)),
+        (CANCEL_REQUESTED_AT, job.cancel_requested_at.map(ms)),
+        (RETRY_AT, job.retry_at.map(ms)),
         (
             IDEMPOTENCY_KEY,
             job.idempotency_key.as_ref().map(|k| s(k.as_str())),
@@ -128,7 +134,7 @@ pub fn encode_job(job: &Job) -> Item {
     item
 }
 
-fn progress_map(p: &Progress) -> AttributeValue {
+pub fn progress_map(p: &Progress) -> AttributeValue {
     let mut m = HashMap::from([("percent".to_owned(), n(p.percent))]);
     if let Some(msg) = &p.message {
         m.insert("message".to_owned(), s(msg));
@@ -173,6 +179,19 @@ impl<'a> Reader<'a> {
                 .map_err(|_| self.corrupt(&format!("{key} is not an integer"))),
             Some(_) => Err(self.corrupt(&format!("{key} is not a number"))),
         }
+    }
+
+    /// The listing position of an index key (`pk`, `created_at`).
+    pub fn position(&self) -> Result<crate::ports::ListPosition, StoreError> {
+        let id = self
+            .str(PK)?
+            .strip_prefix("JOB#")
+            .and_then(JobId::parse)
+            .ok_or_else(|| self.corrupt("pk is not a job key"))?;
+        Ok(crate::ports::ListPosition {
+            created_at: Timestamp::from_millis(self.i64(CREATED_AT)?),
+            id,
+        })
     }
 
     fn require<T>(&self, value: Option<T>, what: &str) -> Result<T, StoreError> {
@@ -245,6 +264,8 @@ pub fn decode_job(item: &Item) -> Result<Job, StoreError> {
         result: r.json(RESULT)?,
         error,
         progress,
+        cancel_requested_at: r.time(CANCEL_REQUESTED_AT)?,
+        retry_at: r.time(RETRY_AT)?,
         correlation_id: r.require(
             CorrelationId::parse(r.str(CORRELATION_ID)?),
             "correlation_id is invalid",
@@ -287,6 +308,10 @@ mod tests {
             percent: 40,
             message: Some("halfway-ish".into()),
         });
+        let mut cancelling = running.clone();
+        cancelling.cancel_requested_at = Some(Timestamp::from_millis(1_700_000_001_500));
+        let mut released = running.clone();
+        released.retry_at = Some(Timestamp::from_millis(1_700_000_009_000));
         let failed = running
             .apply(&Transition::Fail {
                 attempt: 1,
@@ -294,7 +319,7 @@ mod tests {
                 error: JobError::new("boom", "it broke", false),
             })
             .unwrap();
-        for job in [created, running, failed] {
+        for job in [created, running, cancelling, released, failed] {
             assert_eq!(decode_job(&encode_job(&job)).unwrap(), job);
         }
     }

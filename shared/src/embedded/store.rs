@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::Database;
 use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, Transition};
-use crate::ports::{CreateOutcome, JobStore, StoreError, TransitionError};
+use crate::ports::{
+    CreateOutcome, JobPage, JobQuery, JobStore, ListPosition, StoreError, TransitionError,
+};
 use crate::time::Timestamp;
 
 #[derive(Clone)]
@@ -120,6 +122,46 @@ fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutc
     Ok(CreateOutcome::Created(job.clone()))
 }
 
+fn parse_docs(docs: &[String]) -> Result<Vec<Job>, StoreError> {
+    docs.iter()
+        .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
+}
+
+/// Newest first; ties on `created_at` broken by id, the same order the cursor continues in.
+fn list(conn: &Connection, query: &JobQuery) -> Result<JobPage, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT doc FROM jobs WHERE owner = ?1
+             AND (?2 IS NULL OR status = ?2)
+             AND (?3 IS NULL OR json_extract(doc, '$.job_type') = ?3)
+             AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+             ORDER BY created_at DESC, id DESC LIMIT ?6",
+        )
+        .map_err(sql)?;
+    let after = query.after.as_ref();
+    let docs = stmt
+        .query_map(
+            params![
+                query.owner.as_str(),
+                query.status.map(|s| s.as_str()),
+                query.job_type.as_deref(),
+                after.map(|a| a.created_at.as_millis()),
+                after.map(|a| a.id.as_str()),
+                query.limit as i64 + 1,
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut jobs = parse_docs(&docs)?;
+    let more = jobs.len() > query.limit;
+    jobs.truncate(query.limit);
+    let next = jobs.last().filter(|_| more).map(ListPosition::of);
+    Ok(JobPage { jobs, next })
+}
+
 fn transition(conn: &mut Connection, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
     let tx = conn.transaction().map_err(sql)?;
     let current = load(&tx, id.as_str())?.ok_or(TransitionError::NotFound)?;
@@ -195,12 +237,16 @@ impl JobStore for EmbeddedJobStore {
                     .map_err(sql)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(sql)?;
-                docs.iter()
-                    .map(|d| {
-                        serde_json::from_str(d).map_err(|e| StoreError::Corrupt(e.to_string()))
-                    })
-                    .collect()
+                parse_docs(&docs)
             })
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        let query = query.clone();
+        self.db
+            .run(move |conn| list(conn, &query))
             .await
             .map_err(StoreError::Unavailable)?
     }

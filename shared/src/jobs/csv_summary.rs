@@ -239,11 +239,7 @@ mod tests {
     use serde_json::json;
 
     async fn run(input: Value) -> Result<Value, JobFailure> {
-        let ctx = JobContext {
-            job_id: JobId::generate(),
-            attempt: 1,
-            correlation_id: CorrelationId::generate(),
-        };
+        let (ctx, _signals) = JobContext::new(JobId::generate(), 1, CorrelationId::generate());
         CsvSummary.run(&ctx, &input).await
     }
 

@@ -2,6 +2,7 @@
 //!
 //! Input: `{"duration_ms": N, "fail_attempts": K, "failure": "retryable" | "permanent"}`.
 //! The first K attempts fail with the given class (default `retryable`); later ones succeed.
+//! It reports progress in tenths of the duration and stops early when cancelled.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use crate::problem::FieldError;
 /// Longest sleep accepted: well inside the worker's Lambda timeout.
 pub const MAX_DURATION_MS: u64 = 20_000;
 const MAX_FAIL_ATTEMPTS: u64 = 100;
+/// Progress reports per run.
+const STEPS: u32 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoSleep;
@@ -71,7 +74,14 @@ impl JobHandler for DemoSleep {
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure> {
         let plan = Plan::parse(input)
             .map_err(|_| JobFailure::permanent("invalid_input", "input failed validation"))?;
-        tokio::time::sleep(plan.duration).await;
+        for step in 1..=STEPS {
+            tokio::select! {
+                () = tokio::time::sleep(plan.duration / STEPS) => {}
+                () = ctx.cancelled() => return Err(JobFailure::cancelled()),
+            }
+            let percent = (step * 100 / STEPS) as u8;
+            ctx.report_progress(percent, Some(&format!("slept {step}/{STEPS} of the time")));
+        }
         if u64::from(ctx.attempt) <= plan.fail_attempts {
             let message = format!(
                 "failing attempt {} of the first {} on purpose",
@@ -96,11 +106,7 @@ mod tests {
     use crate::ids::{CorrelationId, JobId};
 
     fn ctx(attempt: u32) -> JobContext {
-        JobContext {
-            job_id: JobId::generate(),
-            attempt,
-            correlation_id: CorrelationId::generate(),
-        }
+        JobContext::new(JobId::generate(), attempt, CorrelationId::generate()).0
     }
 
     #[test]
@@ -136,5 +142,20 @@ mod tests {
             .await
             .unwrap_err()
             .is_retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_progress_and_stops_when_cancelled() {
+        let (ctx, mut signals) = JobContext::new(JobId::generate(), 1, CorrelationId::generate());
+        let input = json!({"duration_ms": 10_000});
+        let run = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { DemoSleep.run(&ctx, &input).await }
+        });
+        let first = signals.next_progress().await;
+        assert_eq!(first.percent, 10);
+        signals.cancel();
+        let stopped = run.await.expect("joined").unwrap_err();
+        assert_eq!(stopped, JobFailure::cancelled());
     }
 }

@@ -4,6 +4,7 @@
 //! the queue, and classifies each failure as retryable or permanent, so the worker knows
 //! whether trying again can help.
 
+mod context;
 mod csv_summary;
 mod demo_sleep;
 mod input;
@@ -15,22 +16,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 use thiserror::Error;
 
+pub use context::{AttemptSignals, JobContext, MAX_PROGRESS_MESSAGE_CHARS};
 pub use csv_summary::CsvSummary;
 pub use demo_sleep::DemoSleep;
 
-use crate::ids::{CorrelationId, JobId};
 use crate::job::JobError;
 use crate::problem::FieldError;
 use crate::retry::RetryPolicy;
-
-/// What a handler knows about the attempt it runs in.
-#[derive(Debug, Clone)]
-pub struct JobContext {
-    pub job_id: JobId,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    pub correlation_id: CorrelationId,
-}
 
 /// How a job attempt failed. The class decides what the worker does next.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -56,6 +48,12 @@ impl JobFailure {
             code: code.into(),
             message: message.into(),
         }
+    }
+
+    /// What a handler returns when it stops because its job was cancelled. The worker
+    /// records the job as `cancelled` whatever the handler returns once a cancel is requested.
+    pub fn cancelled() -> Self {
+        Self::permanent("cancelled", "the job was cancelled")
     }
 
     pub fn is_retryable(&self) -> bool {

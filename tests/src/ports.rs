@@ -1,0 +1,86 @@
+//! The ports of both backends side by side, for the conformance suites: the embedded adapters
+//! (SQLite) and the AWS adapters (DynamoDB and SQS on moto). A behaviour that differs is a bug
+//! in the embedded one: the AWS services are the reference.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accepted_core::aws::SqsJobQueue;
+use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
+use accepted_core::{
+    CorrelationId, IdempotencyKey, Job, JobQueue, JobStore, NewJob, Owner, QueueConsumer, Timestamp,
+};
+use serde_json::json;
+
+use crate::TestStack;
+
+pub struct Ports {
+    pub store: Arc<dyn JobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub consumer: Arc<dyn QueueConsumer>,
+    pub dead_letters: Arc<dyn QueueConsumer>,
+    pub max_receive_count: u32,
+    /// Keeps the emulator stack alive for the test's duration.
+    _stack: Option<TestStack>,
+}
+
+pub async fn embedded() -> Ports {
+    let db = Database::in_memory().expect("in-memory database");
+    let settings = QueueSettings::default();
+    let queue = EmbeddedQueue::new(db.clone(), "jobs", settings.clone());
+    let dlq = queue.dead_letter_queue().expect("a dead-letter queue");
+    Ports {
+        store: Arc::new(EmbeddedJobStore::new(db)),
+        queue: Arc::new(queue.clone()),
+        consumer: Arc::new(queue),
+        dead_letters: Arc::new(dlq),
+        max_receive_count: settings.max_receive_count.expect("redrive"),
+        _stack: None,
+    }
+}
+
+pub async fn moto() -> Ports {
+    let t = TestStack::new().await;
+    let queue = SqsJobQueue::from_sdk_config(&t.sdk, &t.queue_url);
+    Ports {
+        store: t.store.clone(),
+        queue: Arc::new(queue.clone()),
+        consumer: Arc::new(queue),
+        dead_letters: Arc::new(SqsJobQueue::from_sdk_config(&t.sdk, &t.dlq_url)),
+        max_receive_count: 5,
+        _stack: Some(t),
+    }
+}
+
+/// Runs each named check (an `async fn(Ports)` in the calling module) on both backends.
+#[macro_export]
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod embedded_backend {
+            $( #[tokio::test] async fn $check() { super::$check($crate::ports::embedded().await).await } )*
+        }
+        mod aws_on_moto {
+            $( #[tokio::test] async fn $check() { super::$check($crate::ports::moto().await).await } )*
+        }
+    };
+}
+
+pub fn new_job(owner: &str, key: Option<&str>, fingerprint: &str) -> Job {
+    Job::create(
+        NewJob {
+            owner: Owner::parse(owner).unwrap(),
+            job_type: "demo.sleep".into(),
+            input: json!({"duration_ms": 1, "nested": {"list": [1, "two", null], "ok": true}}),
+            callback_url: Some("https://example.com/hook".into()),
+            correlation_id: CorrelationId::generate(),
+            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+            fingerprint: fingerprint.into(),
+        },
+        Timestamp::now(),
+        Duration::from_secs(3600),
+    )
+}
+
+pub fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_800_000_000_000 + ms)
+}
