@@ -24,6 +24,8 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '[lambda] %s\n' "$*" >&2; }
 py() { "$venv/bin/python" - "$@"; }
+checks=0
+step() { checks=$((checks + 1)); log "$*"; } # one checked scenario; set -e stops at a failure
 
 log "building release bootstraps with cargo lambda"
 cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler >"$work/build.log" 2>&1 ||
@@ -60,7 +62,7 @@ invoke() { # function data-file -> response JSON on stdout
     --output-format json 2>>"$work/invoke.log" || { cat "$work/invoke.log" "$work/watch.log" >&2; exit 1; }
 }
 
-log "submit: POST /jobs from events/submit.json"
+step "submit: POST /jobs from events/submit.json"
 invoke submit events/submit.json >"$work/submit.out"
 job_id="$(py "$work/submit.out" <<'PY'
 import json, sys
@@ -76,7 +78,7 @@ PY
 )"
 log "accepted job $job_id"
 
-log "submit again: the idempotent replay"
+step "submit again: the idempotent replay"
 invoke submit events/submit.json >"$work/replay.out"
 py "$work/replay.out" "$job_id" <<'PY'
 import json, sys
@@ -91,7 +93,7 @@ placeholder="6f1c2a3e-8d4b-4f5a-9b7c-0d1e2f3a4b5c"
 sed "s/$placeholder/$job_id/g" events/status.json >"$work/status.json"
 sed "s/$placeholder/$job_id/g" events/worker-batch.json >"$work/worker.json"
 
-log "status: pending"
+step "status: pending"
 invoke status "$work/status.json" >"$work/status1.out"
 py "$work/status1.out" <<'PY'
 import json, sys
@@ -101,7 +103,7 @@ assert json.loads(res["body"])["status"] == "pending", res
 assert "retry-after" in {k.lower() for k in res["headers"]}, res
 PY
 
-log "worker: a batch of the job and a poison record (set aside on the DLQ, not retried)"
+step "worker: a batch of the job and a poison record (set aside on the DLQ, not retried)"
 invoke worker "$work/worker.json" >"$work/worker.out"
 py "$work/worker.out" "$dlq_url" <<'PY'
 import json, sys, boto3
@@ -115,7 +117,7 @@ assert attrs["dead_letter_reason"] == "not_json", attrs
 assert attrs["source_message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d", attrs
 PY
 
-log "worker: job requests from SNS and EventBridge create and run their jobs"
+step "worker: job requests from SNS and EventBridge create and run their jobs"
 invoke worker events/worker-sns-request.json >"$work/sns.out"
 invoke worker events/worker-eventbridge-request.json >"$work/events.out"
 py "$work/sns.out" "$work/events.out" "$table" <<'PY'
@@ -130,7 +132,7 @@ assert sns["status"] == "completed" and sns["correlation_id"] == "fixture-corr-s
 assert events["status"] == "completed" and json.loads(events["result"])["rows"] == 2, events
 PY
 
-log "status: completed, with the CSV report"
+step "status: completed, with the CSV report"
 invoke status "$work/status.json" >"$work/status2.out"
 py "$work/status2.out" <<'PY'
 import json, sys
@@ -141,7 +143,17 @@ assert body["result"]["rows"] == 3, body
 assert body["result"]["columns"][1]["mean"] == 9.0, body
 PY
 
-log "dlq: a dead letter fails its pending job with the evidence; a poison one is logged"
+step "status: the result route serves the completed job's report"
+sed "s/$placeholder/$job_id/g" events/result.json >"$work/result.json"
+invoke status "$work/result.json" >"$work/result.out"
+py "$work/result.out" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+assert res["statusCode"] == 200, res
+assert json.loads(res["body"])["rows"] == 3, res
+PY
+
+step "dlq: a dead letter fails its pending job with the evidence; a poison one is logged"
 sed 's/fixture-submit-0001/fixture-submit-0002/' events/submit.json >"$work/submit2.json"
 invoke submit "$work/submit2.json" >"$work/submit2.out"
 second_id="$(py "$work/submit2.out" <<'PY'
@@ -161,15 +173,31 @@ assert body["status"] == "failed", body
 assert body["error"]["code"] == "dead_lettered" and "received 6 times" in body["error"]["message"], body
 PY
 
-log "reconciler: a scheduled sweep finds nothing stale yet"
+step "status: listing shows the caller's jobs newest first; a finished job cannot be cancelled"
+sed "s/$placeholder/$second_id/g" events/cancel.json >"$work/cancel.json"
+invoke status events/list.json >"$work/list.out"
+invoke status "$work/cancel.json" >"$work/cancel.out"
+py "$work/list.out" "$work/cancel.out" "$job_id" "$second_id" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+assert res["statusCode"] == 200, res
+ids = [j["id"] for j in json.loads(res["body"])["jobs"]]
+assert ids == [sys.argv[4], sys.argv[3]], ids
+cancel = json.load(open(sys.argv[2]))
+assert cancel["statusCode"] == 409, cancel
+problem = json.loads(cancel["body"])
+assert problem["type"] == "/problems/job-finished" and problem["job_status"] == "failed", problem
+PY
+
+step "reconciler: a scheduled sweep finds nothing stale yet"
 invoke reconciler events/schedule.json >"$work/sweep.out"
 py "$work/sweep.out" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
-assert res == {"examined": 0, "reenqueued": 0, "expired": 0, "skipped": 0, "errors": 0}, res
+assert res == {"examined": 0, "reenqueued": 0, "expired": 0, "cancelled": 0, "skipped": 0, "errors": 0}, res
 PY
 
-log "redrive: the operator script moves dead letters back to the jobs queue"
+step "redrive: the operator script moves dead letters back to the jobs queue"
 py "$queue_url" "$dlq_url" <<'PY'
 import sys, boto3
 sqs = boto3.client("sqs", region_name="us-east-1")
@@ -191,11 +219,11 @@ assert len(found) == 1, found
 assert set(found[0]["MessageAttributes"]) == {"correlation_id"}, found[0]["MessageAttributes"]
 PY
 
-log "the two submits (and the redriven message) are on the queue"
+step "the two submits (and the redriven message) are on the queue"
 py "$queue_url" <<'PY'
 import sys, boto3
 sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
 assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3", attrs
 PY
-echo "lambda runtime: 10 passed, 0 failed"
+echo "lambda runtime: $checks checks passed"

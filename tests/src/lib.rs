@@ -147,6 +147,19 @@ impl TestStack {
         split(accepted_status::handle(&self.status, req).await)
     }
 
+    /// Any request to the status function's routes (`/jobs`, `/jobs/{id}`, `/jobs/{id}/result`,
+    /// query string included), as API Gateway would deliver it.
+    pub async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        owner: Option<&str>,
+    ) -> (Response<Body>, Value) {
+        let req = request(method, path_and_query, b"", headers, owner);
+        split(accepted_status::handle(&self.status, req).await)
+    }
+
     pub async fn stored(&self, id: &str) -> Job {
         let id = JobId::parse(id).expect("job id");
         self.store

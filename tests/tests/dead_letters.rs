@@ -161,3 +161,26 @@ async fn dead_letters_that_name_no_job_are_logged_and_a_batch_settles_each_alone
         "dead_lettered"
     );
 }
+
+#[tokio::test]
+async fn a_dead_letter_of_a_job_being_cancelled_concludes_the_cancel() {
+    let t = TestStack::new().await;
+    let consumer = DeadLetters {
+        store: t.store.clone(),
+    };
+    let job = submit(&t, json!({"duration_ms": 1})).await;
+    let now = Timestamp::now();
+    let start = Transition::Start {
+        now,
+        lease_until: now.plus(std::time::Duration::from_secs(60)),
+    };
+    t.store.transition(&job.id, &start).await.unwrap();
+    t.store
+        .transition(&job.id, &Transition::RequestCancel { now })
+        .await
+        .unwrap();
+    let message = JobMessage::new(job.id.clone(), job.correlation_id.clone()).encode();
+    let record = dead_letter(&t, &message, &[]).await;
+    assert_eq!(settle(&consumer, &record).await, Settled::JobCancelled);
+    assert_eq!(t.stored(job.id.as_str()).await.status, JobStatus::Cancelled);
+}

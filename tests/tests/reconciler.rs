@@ -103,3 +103,26 @@ async fn no_job_stays_unfinished_past_the_bound() {
     let again = sweep(&r, later(t.config.max_job_age * 2)).await.unwrap();
     assert_eq!(again.examined, 0);
 }
+
+#[tokio::test]
+async fn a_cancel_whose_attempt_died_is_concluded() {
+    let t = TestStack::new().await;
+    let r = reconciler(&t);
+    let job = orphan(&t).await;
+    let now = Timestamp::now();
+    let start = Transition::Start {
+        now,
+        lease_until: now.plus(Duration::from_secs(1)),
+    };
+    t.store.transition(&job.id, &start).await.unwrap();
+    t.store
+        .transition(&job.id, &Transition::RequestCancel { now })
+        .await
+        .unwrap();
+    let report = sweep(&r, later(t.config.stale_after + Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!((report.examined, report.cancelled), (1, 1));
+    assert_eq!(t.stored(job.id.as_str()).await.status, JobStatus::Cancelled);
+    assert!(t.poll_worker_once().await.is_none(), "nothing re-enqueued");
+}

@@ -72,5 +72,148 @@ async fn malformed_ids_are_not_found_and_other_methods_are_refused() {
     let req = request(Method::POST, &format!("/jobs/{id}"), b"", &[], None);
     let res = accepted_status::handle(&t.status, req).await;
     assert_eq!(res.status(), 405);
-    assert_eq!(header(&res, "allow"), Some("GET"));
+    assert_eq!(header(&res, "allow"), Some("GET, DELETE"));
+}
+
+async fn submit_as(t: &TestStack, owner: &str, body: serde_json::Value) -> String {
+    let (res, job) = t
+        .post_raw(
+            body.to_string().as_bytes(),
+            &[("content-type", "application/json")],
+            Some(owner),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "{job}");
+    job["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn no_route_lets_one_owner_see_or_touch_anothers_job() {
+    let t = TestStack::new().await;
+    let id = submit_as(
+        &t,
+        "alice",
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+    )
+    .await;
+    let missing = JobId::generate().to_string();
+    for (method, suffix) in [
+        (Method::GET, ""),
+        (Method::GET, "?wait=1"),
+        (Method::GET, "/result"),
+        (Method::DELETE, ""),
+    ] {
+        let (foreign, mut foreign_body) = t
+            .call(
+                method.clone(),
+                &format!("/jobs/{id}{suffix}"),
+                &[],
+                Some("bob"),
+            )
+            .await;
+        let (absent, mut absent_body) = t
+            .call(
+                method.clone(),
+                &format!("/jobs/{missing}{suffix}"),
+                &[],
+                Some("bob"),
+            )
+            .await;
+        assert_eq!(
+            (foreign.status().as_u16(), absent.status().as_u16()),
+            (404, 404),
+            "{method} {suffix}"
+        );
+        for body in [&mut foreign_body, &mut absent_body] {
+            let obj = body.as_object_mut().unwrap();
+            obj.remove("instance");
+            obj.remove("correlation_id");
+        }
+        assert_eq!(foreign_body, absent_body, "{method} {suffix}");
+    }
+    // Bob's DELETE changed nothing.
+    assert_eq!(
+        t.stored(&id).await.status,
+        accepted_core::JobStatus::Pending
+    );
+    let (listing, body) = t.call(Method::GET, "/jobs", &[], Some("bob")).await;
+    assert_eq!(listing.status(), 200);
+    assert_eq!(body["jobs"], json!([]));
+}
+
+#[tokio::test]
+async fn listing_pages_through_the_callers_jobs_newest_first() {
+    let t = TestStack::new().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let body = if i == 1 {
+            json!({"type": "csv.summary", "input": {"csv": "a\n1\n"}})
+        } else {
+            json!({"type": "demo.sleep", "input": {"duration_ms": i}})
+        };
+        ids.push(submit_as(&t, "alice", body).await);
+        // Distinct creation times make "newest first" a total order.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    submit_as(
+        &t,
+        "bob",
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+    )
+    .await;
+    ids.reverse();
+
+    let (res, first) = t
+        .call(Method::GET, "/jobs?limit=2", &[], Some("alice"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "cache-control"), Some("no-store"));
+    let page_ids = |page: &serde_json::Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(page_ids(&first), ids[..2]);
+    let entry = &first["jobs"][0];
+    assert!(entry.get("input").is_none() && entry.get("result").is_none());
+    assert_eq!(entry["links"]["self"], format!("/jobs/{}", ids[0]));
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+
+    let (_, second) = t
+        .call(
+            Method::GET,
+            &format!("/jobs?limit=2&cursor={cursor}"),
+            &[],
+            Some("alice"),
+        )
+        .await;
+    assert_eq!(page_ids(&second), ids[2..]);
+    assert!(second.get("next_cursor").is_none());
+
+    let (_, csv) = t
+        .call(
+            Method::GET,
+            "/jobs?type=csv.summary&status=pending",
+            &[],
+            Some("alice"),
+        )
+        .await;
+    assert_eq!(page_ids(&csv), [ids[1].clone()]);
+
+    for bad in [
+        "status=done",
+        "limit=0",
+        "limit=101",
+        "cursor=not-a-cursor",
+        "type=a%20b",
+    ] {
+        let (res, problem) = t
+            .call(Method::GET, &format!("/jobs?{bad}"), &[], Some("alice"))
+            .await;
+        assert_eq!(res.status(), 400, "{bad}");
+        assert_eq!(problem["type"], "/problems/invalid-parameter", "{bad}");
+    }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use accepted_core::inbound::{self, Inbound};
 use accepted_core::message::{DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID};
-use accepted_core::{JobError, JobId, JobStore, Timestamp, Transition, TransitionError};
+use accepted_core::{JobError, JobId, JobStatus, JobStore, Timestamp, Transition, TransitionError};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, info, warn};
 
@@ -31,6 +31,8 @@ pub struct DeadLetters {
 pub enum Settled {
     /// Its job is now `failed` with `dead_lettered`.
     JobFailed,
+    /// Its job had a cancel request; it is now `cancelled`.
+    JobCancelled,
     /// Its job had finished already; nothing to do.
     AlreadyFinished,
     /// It names no job; logged for an operator.
@@ -129,15 +131,27 @@ async fn fail_job(dead_letters: &DeadLetters, message: &SqsMessage, id: &JobId) 
         ),
         false,
     );
-    let transition = Transition::Abandon {
-        now: Timestamp::now(),
-        error,
+    let now = Timestamp::now();
+    // Its owner wanted it cancelled: nothing will run it again, so the cancel is concluded.
+    let transition = match current.cancel_requested_at {
+        Some(_) => Transition::ConcludeCancel { now },
+        None => Transition::Abandon { now, error },
     };
     match dead_letters.store.transition(id, &transition).await {
+        Ok(job) if job.status == JobStatus::Cancelled => {
+            info!(message_id, job_id = %id, correlation_id = %job.correlation_id,
+                  "job cancelled: its message was dead-lettered after a cancel request");
+            Settled::JobCancelled
+        }
         Ok(job) => {
             error!(message_id, job_id = %id, correlation_id = %job.correlation_id,
                    attempts = job.attempts, "job failed: its message was dead-lettered");
             Settled::JobFailed
+        }
+        Err(TransitionError::Conflict(job)) if !job.status.is_terminal() => {
+            // A cancel was requested between our read and our write: look again later.
+            info!(message_id, job_id = %id, "job changed meanwhile; keeping the dead letter");
+            Settled::Retry
         }
         Err(TransitionError::Conflict(job)) => {
             info!(message_id, job_id = %id, status = job.status.as_str(), "job finished meanwhile");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::{
-    Config, JobError, JobMessage, JobQueue, JobStore, StoreError, Timestamp, Transition,
+    Config, JobError, JobMessage, JobQueue, JobStatus, JobStore, StoreError, Timestamp, Transition,
     TransitionError,
 };
 use serde::Serialize;
@@ -49,6 +49,8 @@ pub struct Sweep {
     pub examined: usize,
     pub reenqueued: usize,
     pub expired: usize,
+    /// Jobs whose cancel was requested but whose attempt died: concluded as cancelled.
+    pub cancelled: usize,
     /// Jobs that finished between the query and our write.
     pub skipped: usize,
     /// Jobs left for the next sweep because the store or the queue failed.
@@ -67,7 +69,11 @@ pub async fn sweep(reconciler: &Reconciler, now: Timestamp) -> Result<Sweep, Sto
         ..Sweep::default()
     };
     for job in stale {
-        if now.since(job.created_at) > reconciler.max_job_age {
+        // Whose cancel was requested but whose attempt died: conclude the cancel. Older than
+        // the bound: fail it. Otherwise its message was lost: enqueue it again.
+        let ending = if job.cancel_requested_at.is_some() {
+            Some(Transition::ConcludeCancel { now })
+        } else if now.since(job.created_at) > reconciler.max_job_age {
             let error = JobError::new(
                 "deadline_exceeded",
                 format!(
@@ -78,11 +84,17 @@ pub async fn sweep(reconciler: &Reconciler, now: Timestamp) -> Result<Sweep, Sto
                 ),
                 false,
             );
-            match reconciler
-                .store
-                .transition(&job.id, &Transition::Abandon { now, error })
-                .await
-            {
+            Some(Transition::Abandon { now, error })
+        } else {
+            None
+        };
+        if let Some(transition) = ending {
+            match reconciler.store.transition(&job.id, &transition).await {
+                Ok(ended) if ended.status == JobStatus::Cancelled => {
+                    info!(job_id = %job.id, correlation_id = %job.correlation_id,
+                          "job cancelled: its attempt stopped without concluding the cancel");
+                    report.cancelled += 1;
+                }
                 Ok(_) => {
                     warn!(job_id = %job.id, correlation_id = %job.correlation_id,
                           "job failed: it outlived the bound on unfinished jobs");
@@ -92,7 +104,8 @@ pub async fn sweep(reconciler: &Reconciler, now: Timestamp) -> Result<Sweep, Sto
                     report.skipped += 1
                 }
                 Err(TransitionError::Store(err)) => {
-                    warn!(job_id = %job.id, error = %err, "could not expire job");
+                    warn!(job_id = %job.id, error = %err, transition = transition.name(),
+                          "could not end a stale job");
                     report.errors += 1;
                 }
             }
@@ -116,6 +129,7 @@ pub async fn sweep(reconciler: &Reconciler, now: Timestamp) -> Result<Sweep, Sto
         examined = report.examined,
         reenqueued = report.reenqueued,
         expired = report.expired,
+        cancelled = report.cancelled,
         skipped = report.skipped,
         errors = report.errors,
         "reconciliation sweep done"

@@ -1,0 +1,167 @@
+//! End to end over HTTP: the job resource's routes on the `accepted serve` binary (embedded
+//! backend) — query strings, long polls, cancelling, results and listing.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &std::path::Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .args(["--batch-window-ms", "20"])
+            // Heartbeats every third of a second carry a cancel request to the handler.
+            .env("LEASE_SECONDS", "1")
+            .env("PROGRESS_INTERVAL_MS", "50")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("accepted starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        for line in lines.by_ref() {
+            if line.expect("readable log").contains("\"listening\"") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Value,
+}
+
+fn call(method: &str, url: &str, body: Option<&Value>) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut res = match (method, body) {
+        ("POST", Some(body)) => agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(body.to_string()),
+        ("DELETE", _) => agent.delete(url).call(),
+        ("PUT", _) => agent.put(url).send_empty(),
+        _ => agent.get(url).call(),
+    }
+    .expect("request");
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    Answer {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+fn submit(base: &str, body: Value) -> String {
+    let answer = call("POST", &format!("{base}/jobs"), Some(&body));
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    answer.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Long-polls until the job is finished.
+fn finished(base: &str, id: &str) -> Value {
+    for _ in 0..30 {
+        let answer = call("GET", &format!("{base}/jobs/{id}?wait=2"), None);
+        assert_eq!(answer.status, 200);
+        if ["completed", "failed", "cancelled"].contains(&answer.body["status"].as_str().unwrap()) {
+            return answer.body;
+        }
+    }
+    panic!("job {id} never finished");
+}
+
+#[test]
+fn the_job_resource_over_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let base = server.base.as_str();
+
+    // A job that runs to completion: its result route serves the report.
+    let csv = submit(
+        base,
+        json!({"type": "csv.summary", "input": {"csv": "a\n1\n2\n"}}),
+    );
+    assert_eq!(finished(base, &csv)["status"], "completed");
+    let result = call("GET", &format!("{base}/jobs/{csv}/result"), None);
+    assert_eq!((result.status, &result.body["rows"]), (200, &json!(2)));
+
+    // A long job: progress shows, then a cancel stops it early.
+    let long = submit(
+        base,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 15000}}),
+    );
+    let mut running = Value::Null;
+    for _ in 0..20 {
+        running = call("GET", &format!("{base}/jobs/{long}?wait=2"), None).body;
+        if running["progress"]["percent"].as_u64().is_some() {
+            break;
+        }
+    }
+    assert_eq!(running["status"], "running", "{running}");
+    let cancel = call("DELETE", &format!("{base}/jobs/{long}"), None);
+    assert_eq!(cancel.status, 202, "{}", cancel.body);
+    let cancelled = finished(base, &long);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["progress"]["percent"].as_u64().unwrap_or(0) < 100);
+    let again = call("DELETE", &format!("{base}/jobs/{long}"), None);
+    assert_eq!(
+        (again.status, &again.body["type"]),
+        (409, &json!("/problems/job-finished"))
+    );
+    assert_eq!(
+        again
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+
+    // Listing, newest first, one job per page through the cursor; filters in the query.
+    let first = call("GET", &format!("{base}/jobs?limit=1"), None);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body["jobs"][0]["id"], long.as_str());
+    let cursor = first.body["next_cursor"].as_str().expect("a next page");
+    let second = call("GET", &format!("{base}/jobs?limit=1&cursor={cursor}"), None);
+    assert_eq!(second.body["jobs"][0]["id"], csv.as_str());
+    assert!(second.body.get("next_cursor").is_none());
+    let completed = call("GET", &format!("{base}/jobs?status=completed"), None);
+    assert_eq!(completed.body["jobs"].as_array().map(Vec::len), Some(1));
+    let bad = call("GET", &format!("{base}/jobs?limit=1000"), None);
+    assert_eq!(bad.status, 400);
+    let put = call("PUT", &format!("{base}/jobs"), None);
+    assert_eq!(put.status, 405);
+    assert_eq!(
+        put.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
+}
