@@ -9,6 +9,7 @@ pub mod config;
 pub mod cursor;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod events;
 pub mod fingerprint;
 #[cfg(feature = "http")]
 pub mod http;
@@ -30,8 +31,8 @@ pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
 pub use job::{Job, JobError, JobStatus, NewJob, Progress, Transition};
 pub use message::JobMessage;
 pub use ports::{
-    CreateOutcome, JobPage, JobQuery, JobQueue, JobStore, ListPosition, QueueConsumer, QueueError,
-    ReceivedMessage, StoreError, TransitionError,
+    CreateOutcome, EventPublisher, JobPage, JobQuery, JobQueue, JobStore, ListPosition,
+    PublishError, QueueConsumer, QueueError, ReceivedMessage, StoreError, TransitionError,
 };
 pub use problem::{ApiError, FieldError, Problem};
 pub use time::Timestamp;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::events::CloudEvent;
 use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, JobStatus, Transition};
 use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
@@ -184,4 +185,16 @@ pub trait QueueConsumer: Send + Sync {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("event publication failed: {0}")]
+pub struct PublishError(pub String);
+
+/// Where lifecycle events go: EventBridge on AWS, a JSON-lines file locally.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes every event, in order, at least once; on an error some may not have been
+    /// published and the caller publishes them all again (subscribers deduplicate on `id`).
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError>;
 }

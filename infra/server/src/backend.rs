@@ -6,7 +6,8 @@ use std::sync::Arc;
 use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
 use accepted_core::embedded::{
-    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, QueueSettings,
+    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox, JsonLinesSink,
+    QueueSettings,
 };
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer};
 
@@ -24,6 +25,8 @@ pub struct Backend {
     /// Names the queue in worker events and logs.
     pub queue_arn: String,
     pub description: String,
+    /// The embedded store's outbox and the file its events are relayed to.
+    pub events: Option<(EventOutbox, JsonLinesSink)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +66,13 @@ pub async fn build(
             let dlq = queue.dead_letter_queue().map(Arc::new);
             let dead_letters = dlq.clone().map(|q| q as Arc<dyn JobQueue>);
             let dead_letter_consumer = dlq.map(|q| q as Arc<dyn QueueConsumer>);
+            let events = (
+                EventOutbox::new(db.clone()),
+                JsonLinesSink::new(data_dir.join("events.jsonl")),
+            );
             Ok(Backend {
                 config,
+                events: Some(events),
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
                 consumer: queue,
@@ -97,6 +105,7 @@ pub async fn build(
                     "aws (table {}, queue {queue_url}, endpoint {endpoint})",
                     config.table_name
                 ),
+                events: None,
                 config,
             })
         }

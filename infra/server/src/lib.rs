@@ -22,6 +22,8 @@ use crate::cli::ServeArgs;
 
 /// How often the local server sweeps for stalled jobs (the template's schedule: 5 minutes).
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// How often the embedded outbox is relayed to the events file.
+const RELAY_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -123,6 +125,36 @@ pub async fn serve(
             }
         }
     }));
+
+    // Lifecycle events: the embedded store's outbox relayed to a JSON-lines file.
+    if let Some((outbox, sink)) = backend.events.clone() {
+        info!(path = %sink.path().display(), "lifecycle events relayed to a JSON-lines file");
+        let mut relay_stop = stop_tx.subscribe();
+        pollers.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RELAY_EVERY);
+            loop {
+                let stopping = tokio::select! {
+                    _ = every.tick() => false,
+                    _ = relay_stop.changed() => true,
+                };
+                // Drain what is waiting (on stop too); what a batch still finishing writes
+                // after that stays in the outbox and is relayed at the next start.
+                loop {
+                    match outbox.relay(&sink, 100).await {
+                        Ok(100) => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "event relay failed; retrying");
+                            break;
+                        }
+                    }
+                }
+                if stopping {
+                    break;
+                }
+            }
+        }));
+    }
 
     // The address line is what scripts and tests wait for.
     info!(address = %format!("http://{local}"), "listening");

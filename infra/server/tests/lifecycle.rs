@@ -1,5 +1,6 @@
 //! End to end over HTTP: the job resource's routes on the `accepted serve` binary (embedded
-//! backend) — query strings, long polls, cancelling, results and listing.
+//! backend) — query strings, long polls, cancelling, results, listing, and the lifecycle events
+//! the server writes to its JSON-lines sink.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -158,6 +159,42 @@ fn the_job_resource_over_http() {
     assert_eq!(completed.body["jobs"].as_array().map(Vec::len), Some(1));
     let bad = call("GET", &format!("{base}/jobs?limit=1000"), None);
     assert_eq!(bad.status, 400);
+    // Every state change reached the local event sink, as CloudEvents, in order per job.
+    let events_of = |id: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.path().join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["subject"] == id)
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = events_of(&long);
+        if seen.last().map(String::as_str) == Some("accepted.job.cancelled") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        seen,
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.cancel_requested",
+            "accepted.job.cancelled"
+        ]
+    );
+    assert_eq!(
+        events_of(&csv),
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.completed"
+        ]
+    );
+
     let put = call("PUT", &format!("{base}/jobs"), None);
     assert_eq!(put.status, 405);
     assert_eq!(

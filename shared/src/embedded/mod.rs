@@ -11,7 +11,9 @@
 //! removed on the next write of the same key, not by a TTL sweeper; long polling wakes within
 //! 100 ms of a message becoming visible; message ids are UUIDs.
 
+mod outbox;
 mod queue;
+mod sink;
 mod store;
 
 use std::path::Path;
@@ -19,7 +21,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use outbox::EventOutbox;
 pub use queue::{EmbeddedQueue, QueueSettings};
+pub use sink::JsonLinesSink;
 pub use store::EmbeddedJobStore;
 
 const SCHEMA: &str = "
@@ -55,6 +59,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at);
 CREATE INDEX IF NOT EXISTS messages_receipt ON messages (receipt_handle);
+-- Lifecycle events written in the transaction of the change they report, until relayed.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    event  TEXT NOT NULL                        -- a CloudEvent, JSON
+);
 ";
 
 /// A SQLite database shared by the embedded store and queues of one process.

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::Database;
+use crate::events::{self, CloudEvent};
 use crate::ids::{IdempotencyKey, JobId, Owner};
 use crate::job::{Job, Transition};
 use crate::ports::{
@@ -70,6 +71,18 @@ fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Writes the change's lifecycle event, if it is one, in the change's own transaction: the
+/// event exists exactly when the change does (the transactional outbox).
+fn record_event(tx: &Transaction<'_>, before: Option<&Job>, after: &Job) -> Result<(), StoreError> {
+    let Some(event) = CloudEvent::for_change(before, after, events::DEFAULT_SOURCE) else {
+        return Ok(());
+    };
+    let doc = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute("INSERT INTO outbox (event) VALUES (?1)", params![doc])
+        .map_err(sql)?;
+    Ok(())
+}
+
 fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutcome, StoreError> {
     let tx = conn.transaction().map_err(sql)?;
     if let Some(key) = &job.idempotency_key {
@@ -118,6 +131,7 @@ fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutc
         .map_err(sql)?;
     }
     save(&tx, job, true)?;
+    record_event(&tx, None, job)?;
     tx.commit().map_err(sql)?;
     Ok(CreateOutcome::Created(job.clone()))
 }
@@ -169,6 +183,7 @@ fn transition(conn: &mut Connection, id: &JobId, t: &Transition) -> Result<Job, 
         .apply(t)
         .map_err(|_| TransitionError::Conflict(Box::new(current.clone())))?;
     save(&tx, &next, false)?;
+    record_event(&tx, Some(&current), &next)?;
     tx.commit().map_err(sql)?;
     Ok(next)
 }
