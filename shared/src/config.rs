@@ -5,6 +5,8 @@
 //! | `JOBS_TABLE` | required | DynamoDB table holding jobs and idempotency records |
 //! | `JOBS_QUEUE_URL` | required by `submit` | SQS queue the worker consumes |
 //! | `JOBS_DLQ_URL` | none | its dead-letter queue, where the worker sets poison messages aside |
+//! | `EVENT_BUS_NAME` | required by `events` | EventBridge bus the lifecycle events go to |
+//! | `EVENT_SOURCE` | `accepted.jobs` | the events' `source` |
 //! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
 //! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
 //! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
@@ -33,6 +35,8 @@ pub struct Config {
     pub table_name: String,
     pub queue_url: Option<String>,
     pub dead_letter_queue_url: Option<String>,
+    pub event_bus: Option<String>,
+    pub event_source: String,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
     /// The default retry policy; job types may set their own.
@@ -93,6 +97,9 @@ impl Config {
             table_name: lookup("JOBS_TABLE").ok_or(ConfigError::Missing("JOBS_TABLE"))?,
             queue_url: lookup("JOBS_QUEUE_URL"),
             dead_letter_queue_url: lookup("JOBS_DLQ_URL"),
+            event_bus: lookup("EVENT_BUS_NAME"),
+            event_source: lookup("EVENT_SOURCE")
+                .unwrap_or_else(|| crate::events::DEFAULT_SOURCE.to_owned()),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, MAX_BODY_LIMIT)? as usize,
             job_retention: Duration::from_secs(
                 number("JOB_RETENTION_HOURS", 168, 24, 24 * 365)? * 3600,
@@ -134,6 +141,12 @@ impl Config {
             stale_after: Duration::from_secs(number("STALE_AFTER_SECONDS", 900, 60, 86_400)?),
             max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
         })
+    }
+
+    pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
+        self.event_bus
+            .as_deref()
+            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
     }
 
     pub fn require_queue_url(&self) -> Result<&str, ConfigError> {

@@ -28,9 +28,10 @@ checks=0
 step() { checks=$((checks + 1)); log "$*"; } # one checked scenario; set -e stops at a failure
 
 log "building release bootstraps with cargo lambda"
-cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler >"$work/build.log" 2>&1 ||
+cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler \
+  --bin events >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
-for f in submit status worker dlq reconciler; do
+for f in submit status worker dlq reconciler events; do
   [[ -s "target/lambda/$f/bootstrap" ]] || { log "missing target/lambda/$f/bootstrap"; exit 1; }
   log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
 done
@@ -46,6 +47,7 @@ cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix "$prefix" --
 queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$work/env")"
 dlq_url="$(sed -n 's/^JOBS_DLQ_URL=//p' "$work/env")"
 table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"
+bus="$(sed -n 's/^EVENT_BUS_NAME=//p' "$work/env")"
 
 log "starting cargo lambda watch on 127.0.0.1:$port"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$work/env" \
@@ -187,6 +189,31 @@ cancel = json.load(open(sys.argv[2]))
 assert cancel["statusCode"] == 409, cancel
 problem = json.loads(cancel["body"])
 assert problem["type"] == "/problems/job-finished" and problem["job_status"] == "failed", problem
+PY
+
+step "events: a stream batch becomes one CloudEvent per state change on the bus"
+subscriber="$(py "$bus" "$prefix" <<'PY'
+import json, sys, boto3
+bus, name = sys.argv[1], sys.argv[2] + "-subscriber"
+sqs = boto3.client("sqs", region_name="us-east-1")
+url = sqs.create_queue(QueueName=name)["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+events = boto3.client("events", region_name="us-east-1")
+events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["accepted.jobs"]}))
+events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+print(url)
+PY
+)"
+invoke events events/job-stream.json >"$work/events.out"
+py "$work/events.out" "$subscriber" <<'PY'
+import json, sys, boto3
+assert json.load(open(sys.argv[1]))["batchItemFailures"] == [], "all published"
+sqs = boto3.client("sqs", region_name="us-east-1")
+got = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10).get("Messages", [])
+events = [json.loads(m["Body"])["detail"] for m in got]
+types = sorted(e["type"] for e in events)
+assert types == ["accepted.job.completed", "accepted.job.created", "accepted.job.started"], types
+assert all(e["correlationid"] == "fixture-corr-0003" and e["specversion"] == "1.0" for e in events), events
 PY
 
 step "reconciler: a scheduled sweep finds nothing stale yet"

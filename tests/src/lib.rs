@@ -30,6 +30,7 @@ use serde_json::Value;
 
 pub mod faults;
 pub mod ports;
+pub mod streams;
 
 pub struct TestStack {
     pub stack: Stack,

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::{Mapping, Value};
@@ -35,6 +35,7 @@ pub(crate) async fn create_table(
         "GlobalSecondaryIndexes",
         "TimeToLiveSpecification",
         "PointInTimeRecoverySpecification",
+        "StreamSpecification",
     ];
     for key in props.keys().filter_map(Value::as_str) {
         if !known.contains(&key) && !IGNORED.contains(&key) {
@@ -113,8 +114,20 @@ pub(crate) async fn create_table(
         );
     }
 
+    let stream = props
+        .get("StreamSpecification")
+        .map(|spec| -> Result<StreamSpecification, BootstrapError> {
+            let view = text(&spec["StreamViewType"], "StreamViewType")?;
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+                .map_err(|e| unsupported(id, e.to_string()))
+        })
+        .transpose()?;
     let created = client
         .create_table()
+        .set_stream_specification(stream)
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(definitions))
@@ -122,18 +135,21 @@ pub(crate) async fn create_table(
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .send()
         .await;
-    let arn = match created {
-        Ok(out) => out.table_description.and_then(|d| d.table_arn),
-        Err(e) if e.code() == Some("ResourceInUseException") => client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| aws_error(id, DisplayErrorContext(e)))?
-            .table
-            .and_then(|t| t.table_arn),
+    let description = match created {
+        Ok(out) => out.table_description,
+        Err(e) if e.code() == Some("ResourceInUseException") => {
+            client
+                .describe_table()
+                .table_name(name)
+                .send()
+                .await
+                .map_err(|e| aws_error(id, DisplayErrorContext(e)))?
+                .table
+        }
         Err(e) => return Err(aws_error(id, DisplayErrorContext(e))),
     };
+    let arn = description.as_ref().and_then(|d| d.table_arn.clone());
+    let stream_arn = description.and_then(|d| d.latest_stream_arn);
 
     if let Some(ttl) = props.get("TimeToLiveSpecification") {
         if ttl.get("Enabled").and_then(Value::as_bool) == Some(true) {
@@ -175,9 +191,13 @@ pub(crate) async fn create_table(
             .map_err(|e| aws_error(id, DisplayErrorContext(e)))?;
     }
 
+    let mut attributes = BTreeMap::from([("Arn".to_owned(), arn.unwrap_or_default())]);
+    if let Some(stream_arn) = stream_arn {
+        attributes.insert("StreamArn".to_owned(), stream_arn);
+    }
     Ok(Physical {
         reference: name.to_owned(),
-        attributes: BTreeMap::from([("Arn".to_owned(), arn.unwrap_or_default())]),
+        attributes,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Creates the DynamoDB tables and SQS queues of `template.yaml` on an AWS emulator (moto
+//! Creates the DynamoDB tables (with their streams), SQS queues and EventBridge buses of `template.yaml` on an AWS emulator (moto
 //! server, LocalStack), from the template itself, so local resources cannot drift from what
 //! `sam deploy` creates: same keys, indexes, TTL, queue attributes and redrive policy.
 //!
@@ -7,6 +7,7 @@
 //! know is an error, not silently skipped.
 
 mod dynamodb;
+mod eventbridge;
 mod sqs;
 pub mod template;
 
@@ -36,6 +37,8 @@ pub struct Stack {
     pub tables: BTreeMap<String, String>,
     /// Logical id → queue URL.
     pub queues: BTreeMap<String, String>,
+    /// Logical id → event bus name.
+    pub buses: BTreeMap<String, String>,
     /// The template's `Outputs` that resolve locally (`JobsQueueUrl`, ...).
     pub outputs: BTreeMap<String, String>,
     /// The environment the template gives its functions, pointing at these resources.
@@ -85,6 +88,15 @@ pub async fn bootstrap(
         resolved.insert(id, physical);
     }
 
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let mut buses = BTreeMap::new();
+    for (id, props) in template.resources_of_type("AWS::Events::EventBus") {
+        let name = format!("{prefix}-{id}");
+        let physical = eventbridge::create_event_bus(&events, &id, &name, &props).await?;
+        buses.insert(id.clone(), name);
+        resolved.insert(id, physical);
+    }
+
     // Queues first without their redrive policy, which names another queue's ARN.
     let queues_props = template.resources_of_type("AWS::SQS::Queue");
     let mut queues = BTreeMap::new();
@@ -105,6 +117,7 @@ pub async fn bootstrap(
         prefix: prefix.to_owned(),
         tables,
         queues,
+        buses,
         outputs: template.outputs(&resolved, prefix),
         env: template.function_environment(&resolved, prefix),
     })

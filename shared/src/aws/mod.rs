@@ -1,15 +1,20 @@
 //! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](crate::ports::JobStore), SQS
-//! for the [`JobQueue`](crate::ports::JobQueue).
+//! for the [`JobQueue`](crate::ports::JobQueue), EventBridge for the
+//! [`EventPublisher`](crate::ports::EventPublisher) (feature `eventbridge`).
 //!
 //! Clients come from the standard AWS configuration chain, so `AWS_ENDPOINT_URL` (or
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS`) points them at moto server or LocalStack with no
 //! code change.
 
 mod dynamodb;
+#[cfg(feature = "eventbridge")]
+mod eventbridge;
 pub mod item;
 mod sqs;
 
 pub use dynamodb::DynamoJobStore;
+#[cfg(feature = "eventbridge")]
+pub use eventbridge::EventBridgePublisher;
 pub use sqs::SqsJobQueue;
 
 /// Loads the shared AWS configuration once, at cold start.

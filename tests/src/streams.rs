@@ -1,0 +1,199 @@
+//! Stand-ins for what AWS runs around the `events` function, on moto: the DynamoDB stream
+//! event source mapping (read the table's stream, hand its records over as a Lambda event)
+//! and a subscriber (an EventBridge rule on the bus with an SQS queue as its target).
+
+use std::time::Duration;
+
+use accepted_core::events::CloudEvent;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use serde_json::{json, Value};
+
+use crate::TestStack;
+
+/// Reads a table's stream from the start, as Lambda's event source mapping would.
+pub struct StreamReader {
+    client: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+}
+
+impl StreamReader {
+    pub async fn new(t: &TestStack) -> Self {
+        let table = t
+            .dynamo
+            .describe_table()
+            .table_name(&t.config.table_name)
+            .send()
+            .await
+            .expect("describe table")
+            .table
+            .expect("the table");
+        Self {
+            client: aws_sdk_dynamodbstreams::Client::new(&t.sdk),
+            stream_arn: table
+                .latest_stream_arn
+                .expect("the template enables the table's stream"),
+        }
+    }
+
+    /// Every record on the stream so far, oldest first, as one Lambda event.
+    pub async fn all(&self) -> Event {
+        let stream = self
+            .client
+            .describe_stream()
+            .stream_arn(&self.stream_arn)
+            .send()
+            .await
+            .expect("describe stream")
+            .stream_description
+            .expect("a stream");
+        let mut records = Vec::new();
+        for shard in stream.shards() {
+            let mut iterator = self
+                .client
+                .get_shard_iterator()
+                .stream_arn(&self.stream_arn)
+                .shard_id(shard.shard_id().unwrap_or_default())
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .expect("shard iterator")
+                .shard_iterator;
+            while let Some(current) = iterator {
+                let out = self
+                    .client
+                    .get_records()
+                    .shard_iterator(current)
+                    .send()
+                    .await
+                    .expect("records");
+                if out.records().is_empty() {
+                    break;
+                }
+                records.extend(out.records().iter().map(lambda_record));
+                iterator = out.next_shard_iterator;
+            }
+        }
+        serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+    }
+}
+
+/// A stream record as Lambda delivers it (the same document, in JSON).
+fn lambda_record(record: &Record) -> Value {
+    let change = record.dynamodb().expect("a change");
+    let image = |item: Option<&std::collections::HashMap<String, _>>| -> Value {
+        match item {
+            Some(item) => {
+                let item: serde_dynamo::Item = item.clone().into();
+                serde_json::to_value(item).expect("an item")
+            }
+            None => json!({}),
+        }
+    };
+    json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str()),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": change.approximate_creation_date_time()
+                .map(|t| t.secs()).unwrap_or_default(),
+            "Keys": image(change.keys()),
+            "NewImage": image(change.new_image()),
+            "OldImage": image(change.old_image()),
+            "SequenceNumber": change.sequence_number(),
+            "SizeBytes": change.size_bytes(),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    })
+}
+
+/// A subscriber to the job events bus: a rule matching the events' source, targeting a queue.
+pub struct Subscriber {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Subscriber {
+    pub async fn new(t: &TestStack, source: &str) -> Self {
+        let bus = t
+            .config
+            .require_event_bus()
+            .expect("EVENT_BUS_NAME from the template");
+        let name = format!("{}-subscriber", t.stack.prefix);
+        let queue_url = t
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("subscriber queue")
+            .queue_url
+            .expect("a url");
+        let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+        let events = aws_sdk_eventbridge::Client::new(&t.sdk);
+        events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(json!({ "source": [source] }).to_string())
+            .send()
+            .await
+            .expect("rule");
+        events
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("target");
+        Self {
+            sqs: t.sqs.clone(),
+            queue_url,
+        }
+    }
+
+    /// The CloudEvents delivered so far (each an EventBridge event's `detail`).
+    pub async fn received(&self) -> Vec<CloudEvent> {
+        let mut events = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return events;
+            }
+            for message in messages {
+                let envelope: Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("JSON");
+                events.push(
+                    serde_json::from_value(envelope["detail"].clone()).expect("a CloudEvent"),
+                );
+                let handle = message.receipt_handle().unwrap_or_default();
+                let _ = self
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Lifecycle events on AWS, end to end on moto: the table's DynamoDB stream → the `events`
+//! function → EventBridge → a subscriber's rule and queue.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use accepted_core::aws::EventBridgePublisher;
+use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
+use accepted_core::jobs::JobRegistry;
+use accepted_core::{EventPublisher, PublishError};
+use accepted_events::{handle_records, Publisher};
+use accepted_tests::streams::{StreamReader, Subscriber};
+use accepted_tests::TestStack;
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event;
+use serde_json::json;
+
+fn bus_publisher(t: &TestStack) -> Arc<dyn EventPublisher> {
+    let bus = t.config.require_event_bus().expect("EVENT_BUS_NAME");
+    Arc::new(EventBridgePublisher::from_sdk_config(&t.sdk, bus))
+}
+
+async fn submit(t: &TestStack, body: serde_json::Value, key: Option<&str>) -> String {
+    let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    let (res, job) = t.post_job(&body, &headers).await;
+    assert_eq!(res.status(), 202, "{job}");
+    job["id"].as_str().unwrap().to_owned()
+}
+
+fn types_of(events: &[CloudEvent], job: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.subject == job)
+        .map(|e| e.event_type.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
+    // Progress written every 10 ms: many writes, none of them a state change.
+    let t =
+        TestStack::with_registry(JobRegistry::builtin(), &[("PROGRESS_INTERVAL_MS", "10")]).await;
+    let subscriber = Subscriber::new(&t, DEFAULT_SOURCE).await;
+    let ok = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 300}}),
+        Some("key-1"),
+    )
+    .await;
+    let bad = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 1, "failure": "permanent"}}),
+        None,
+    )
+    .await;
+    t.drain(5).await;
+
+    let publisher = Publisher {
+        publisher: bus_publisher(&t),
+        source: DEFAULT_SOURCE.to_owned(),
+    };
+    let stream = StreamReader::new(&t).await.all().await;
+    assert!(
+        stream.records.len() > 8,
+        "progress writes are on the stream too"
+    );
+    let response = handle_records(&publisher, stream).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let events = subscriber.received().await;
+    assert_eq!(
+        types_of(&events, &ok),
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.completed"
+        ]
+    );
+    assert_eq!(
+        types_of(&events, &bad),
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.failed"
+        ]
+    );
+    let job = t.stored(&ok).await;
+    let completed = events
+        .iter()
+        .find(|e| e.subject == ok && e.event_type == "accepted.job.completed")
+        .unwrap();
+    assert_eq!(completed.id, format!("{ok}.1.completed"));
+    assert_eq!(completed.correlationid, job.correlation_id.as_str());
+    assert_eq!(
+        (completed.specversion.as_str(), completed.source.as_str()),
+        ("1.0", "accepted.jobs")
+    );
+    assert_eq!(
+        completed.data["links"]["result"],
+        format!("/jobs/{ok}/result")
+    );
+    assert_eq!(events.len(), 6, "the idempotency record makes no event");
+}
+
+/// Fails its first `failures` publications; the rest go to the bus.
+struct Flaky {
+    inner: Arc<dyn EventPublisher>,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl EventPublisher for Flaky {
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Err(PublishError("EventBridge unavailable".into()));
+        }
+        self.inner.publish(events).await
+    }
+}
+
+/// The records from `sequence` on, as Lambda redelivers a batch after a reported failure.
+fn from_sequence(stream: &Event, sequence: &str) -> Event {
+    let mut retry = stream.clone();
+    let start = retry
+        .records
+        .iter()
+        .position(|r| r.change.sequence_number.as_deref() == Some(sequence))
+        .expect("the failed record is in the batch");
+    retry.records.drain(..start);
+    retry
+}
+
+#[tokio::test]
+async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
+    let t = TestStack::new().await;
+    let subscriber = Subscriber::new(&t, DEFAULT_SOURCE).await;
+    let ids = [
+        submit(
+            &t,
+            json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+            None,
+        )
+        .await,
+        submit(
+            &t,
+            json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+            None,
+        )
+        .await,
+    ];
+    t.drain(5).await;
+    let stream = StreamReader::new(&t).await.all().await;
+
+    // The state changes are committed; the first publication attempt fails (the bus is down,
+    // or the function crashed): the batch reports where the stream must resume.
+    let publisher = Publisher {
+        publisher: Arc::new(Flaky {
+            inner: bus_publisher(&t),
+            failures: AtomicUsize::new(1),
+        }),
+        source: DEFAULT_SOURCE.to_owned(),
+    };
+    let failed = handle_records(&publisher, stream.clone()).await;
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    let resume = failed.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .expect("a sequence number");
+    assert_eq!(
+        Some(resume.as_str()),
+        stream.records[0].change.sequence_number.as_deref()
+    );
+    assert!(subscriber.received().await.is_empty());
+
+    // Lambda retries from there; then the whole batch again, as after a crash that published
+    // but did not checkpoint.
+    let retried = handle_records(&publisher, from_sequence(&stream, &resume)).await;
+    assert!(retried.batch_item_failures.is_empty());
+    let again = handle_records(&publisher, stream).await;
+    assert!(again.batch_item_failures.is_empty());
+
+    let events = subscriber.received().await;
+    let distinct: BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(distinct.len(), 6, "three state changes per job, none lost");
+    assert_eq!(events.len(), 12, "redelivered events repeat their ids");
+    for id in &ids {
+        assert_eq!(types_of(&events, id).len(), 6);
+    }
+}
