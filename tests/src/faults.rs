@@ -1,14 +1,16 @@
 //! Fault injection at the ports: wrappers around a real `JobStore` and `JobQueue` that fail
 //! chosen calls — before the call (the request never arrived) or after it (it took effect,
 //! but the answer was lost, the nastier case) — and a recorder that checks every job only
-//! ever moves forward.
+//! ever moves forward; and a flaky event publisher.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use accepted_core::events::CloudEvent;
 use accepted_core::{
-    CreateOutcome, IdempotencyKey, Job, JobId, JobMessage, JobPage, JobQuery, JobQueue, JobStatus,
-    JobStore, Owner, QueueError, StoreError, Timestamp, Transition, TransitionError,
+    CreateOutcome, EventPublisher, IdempotencyKey, Job, JobId, JobMessage, JobPage, JobQuery,
+    JobQueue, JobStatus, JobStore, Owner, PublishError, QueueError, StoreError, Timestamp,
+    Transition, TransitionError,
 };
 use async_trait::async_trait;
 
@@ -245,5 +247,60 @@ impl JobQueue for FaultyQueue {
         self.send_raw(&message.encode(), &attributes)
             .await
             .map(|_| ())
+    }
+}
+
+/// An [`EventPublisher`] whose first `failures` publications fail: before reaching `inner`
+/// ([`Strike::Before`]: the bus was down) or after it ([`Strike::After`]: published, then the
+/// publisher crashed before it could record that). The rest go through.
+pub struct FlakyPublisher {
+    inner: Arc<dyn EventPublisher>,
+    failures: std::sync::atomic::AtomicUsize,
+    strike: Strike,
+}
+
+impl FlakyPublisher {
+    pub fn new(inner: Arc<dyn EventPublisher>, failures: usize, strike: Strike) -> Self {
+        Self {
+            inner,
+            failures: failures.into(),
+            strike,
+        }
+    }
+}
+
+#[async_trait]
+impl EventPublisher for FlakyPublisher {
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
+        use std::sync::atomic::Ordering;
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail && self.strike != Strike::After {
+            return Err(PublishError("injected: publication never arrived".into()));
+        }
+        self.inner.publish(events).await?;
+        if fail {
+            return Err(PublishError("injected: crashed after publishing".into()));
+        }
+        Ok(())
+    }
+}
+
+/// An [`EventPublisher`] that keeps what it is given: a subscriber, for tests.
+#[derive(Default)]
+pub struct RecordingPublisher {
+    pub received: Mutex<Vec<CloudEvent>>,
+}
+
+#[async_trait]
+impl EventPublisher for RecordingPublisher {
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
+        self.received
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(events);
+        Ok(())
     }
 }

@@ -2,17 +2,16 @@
 //! function → EventBridge → a subscriber's rule and queue.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use accepted_core::aws::EventBridgePublisher;
 use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
 use accepted_core::jobs::JobRegistry;
-use accepted_core::{EventPublisher, PublishError};
+use accepted_core::EventPublisher;
 use accepted_events::{handle_records, Publisher};
+use accepted_tests::faults::{FlakyPublisher, Strike};
 use accepted_tests::streams::{StreamReader, Subscriber};
 use accepted_tests::TestStack;
-use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
 
@@ -103,26 +102,6 @@ async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
     assert_eq!(events.len(), 6, "the idempotency record makes no event");
 }
 
-/// Fails its first `failures` publications; the rest go to the bus.
-struct Flaky {
-    inner: Arc<dyn EventPublisher>,
-    failures: AtomicUsize,
-}
-
-#[async_trait]
-impl EventPublisher for Flaky {
-    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
-        let fail = self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if fail {
-            return Err(PublishError("EventBridge unavailable".into()));
-        }
-        self.inner.publish(events).await
-    }
-}
-
 /// The records from `sequence` on, as Lambda redelivers a batch after a reported failure.
 fn from_sequence(stream: &Event, sequence: &str) -> Event {
     let mut retry = stream.clone();
@@ -159,10 +138,7 @@ async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
     // The state changes are committed; the first publication attempt fails (the bus is down,
     // or the function crashed): the batch reports where the stream must resume.
     let publisher = Publisher {
-        publisher: Arc::new(Flaky {
-            inner: bus_publisher(&t),
-            failures: AtomicUsize::new(1),
-        }),
+        publisher: Arc::new(FlakyPublisher::new(bus_publisher(&t), 1, Strike::Before)),
         source: DEFAULT_SOURCE.to_owned(),
     };
     let failed = handle_records(&publisher, stream.clone()).await;

@@ -2,46 +2,18 @@
 //! relayed at least once, never lost across a crash, never invented by a refused change.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use accepted_core::embedded::{Database, EmbeddedJobStore, EventOutbox, JsonLinesSink};
 use accepted_core::events::CloudEvent;
-use accepted_core::{EventPublisher, JobStore, PublishError, Transition};
+use accepted_core::{JobStore, Transition};
+use accepted_tests::faults::{FlakyPublisher, RecordingPublisher, Strike};
 use accepted_tests::ports::{at, new_job};
-use async_trait::async_trait;
 use serde_json::json;
 
 fn backend() -> (EmbeddedJobStore, EventOutbox) {
     let db = Database::in_memory().expect("database");
     (EmbeddedJobStore::new(db.clone()), EventOutbox::new(db))
-}
-
-/// A subscriber: records what it receives; fails the first `failures` publications, before
-/// (`lose_after` false) or after (`lose_after` true) taking the events in.
-#[derive(Default)]
-struct Subscriber {
-    received: Mutex<Vec<CloudEvent>>,
-    failures: AtomicUsize,
-    lose_after: bool,
-}
-
-#[async_trait]
-impl EventPublisher for Subscriber {
-    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
-        let fail = self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if fail && !self.lose_after {
-            return Err(PublishError("crashed before publishing".into()));
-        }
-        self.received.lock().unwrap().extend_from_slice(events);
-        if fail {
-            return Err(PublishError("crashed before acknowledging".into()));
-        }
-        Ok(())
-    }
 }
 
 async fn run_to_completion(store: &EmbeddedJobStore) -> accepted_core::Job {
@@ -105,25 +77,18 @@ async fn each_state_change_is_relayed_once_in_order_to_the_events_file() {
 
 #[tokio::test]
 async fn a_crash_before_or_after_publishing_loses_no_event_and_repeats_ids_only() {
-    for lose_after in [false, true] {
+    for strike in [Strike::Before, Strike::After] {
         let (store, outbox) = backend();
         run_to_completion(&store).await;
-        let subscriber = Subscriber {
-            failures: AtomicUsize::new(2),
-            lose_after,
-            ..Subscriber::default()
-        };
-        assert!(outbox.relay(&subscriber, 100).await.is_err());
-        assert!(outbox.relay(&subscriber, 100).await.is_err());
-        assert_eq!(outbox.relay(&subscriber, 100).await.unwrap(), 3);
+        let subscriber = Arc::new(RecordingPublisher::default());
+        let flaky = FlakyPublisher::new(subscriber.clone(), 2, strike);
+        assert!(outbox.relay(&flaky, 100).await.is_err());
+        assert!(outbox.relay(&flaky, 100).await.is_err());
+        assert_eq!(outbox.relay(&flaky, 100).await.unwrap(), 3);
         let received = subscriber.received.lock().unwrap().clone();
         let distinct: BTreeSet<&str> = received.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(
-            distinct.len(),
-            3,
-            "every event arrived (lose_after: {lose_after})"
-        );
-        let expected = if lose_after { 9 } else { 3 };
+        assert_eq!(distinct.len(), 3, "every event arrived ({strike:?})");
+        let expected = if strike == Strike::After { 9 } else { 3 };
         assert_eq!(received.len(), expected, "duplicates carry the same ids");
         assert!(outbox.waiting(10).await.unwrap().is_empty());
     }
