@@ -7,6 +7,9 @@
 //! | `JOBS_DLQ_URL` | none | its dead-letter queue, where the worker sets poison messages aside |
 //! | `EVENT_BUS_NAME` | required by `events` | EventBridge bus the lifecycle events go to |
 //! | `EVENT_SOURCE` | `accepted.jobs` | the events' `source` |
+//! | `RESULTS_BUCKET` | none | S3 bucket for results over `RESULT_INLINE_MAX_BYTES` (without it, such results fail the job) |
+//! | `RESULT_INLINE_MAX_BYTES` | 65536 | largest result kept in the job item itself |
+//! | `RESULT_URL_SECONDS` | 300 | lifetime of the presigned URL `/jobs/{id}/result` redirects to |
 //! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
 //! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
 //! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
@@ -36,6 +39,9 @@ pub struct Config {
     pub queue_url: Option<String>,
     pub dead_letter_queue_url: Option<String>,
     pub event_bus: Option<String>,
+    pub results_bucket: Option<String>,
+    pub result_inline_max_bytes: usize,
+    pub result_url_ttl: Duration,
     pub event_source: String,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
@@ -98,6 +104,10 @@ impl Config {
             queue_url: lookup("JOBS_QUEUE_URL"),
             dead_letter_queue_url: lookup("JOBS_DLQ_URL"),
             event_bus: lookup("EVENT_BUS_NAME"),
+            results_bucket: lookup("RESULTS_BUCKET"),
+            result_inline_max_bytes: number("RESULT_INLINE_MAX_BYTES", 65_536, 1_024, 100 * 1024)?
+                as usize,
+            result_url_ttl: Duration::from_secs(number("RESULT_URL_SECONDS", 300, 1, 3_600)?),
             event_source: lookup("EVENT_SOURCE")
                 .unwrap_or_else(|| crate::events::DEFAULT_SOURCE.to_owned()),
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, MAX_BODY_LIMIT)? as usize,

@@ -93,6 +93,16 @@ pub struct Progress {
     pub message: Option<String>,
 }
 
+/// Where a completed job's result lives when it is too large to keep in the job itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultRef {
+    /// The object's key in the result store (`results/<job id>.json`).
+    pub key: String,
+    pub bytes: u64,
+    /// Hex SHA-256 of the stored document.
+    pub sha256: String,
+}
+
 /// Serialized as a whole only by the embedded store; the public shape is [`crate::view`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -111,6 +121,8 @@ pub struct Job {
     /// While `running`: until when the current attempt owns the job.
     pub lease_until: Option<Timestamp>,
     pub result: Option<Value>,
+    /// A completed job's result stored outside the job (then `result` is `None`).
+    pub result_ref: Option<ResultRef>,
     /// The final error of a failed job, or the last error of a job waiting for a retry.
     pub error: Option<JobError>,
     pub progress: Option<Progress>,
@@ -154,6 +166,7 @@ impl Job {
             finished_at: None,
             lease_until: None,
             result: None,
+            result_ref: None,
             error: None,
             progress: None,
             cancel_requested_at: None,
@@ -194,6 +207,18 @@ impl Job {
                 self.expect_running_uncancelled(*attempt)?;
                 next.status = JobStatus::Completed;
                 next.result = Some(result.clone());
+                next.error = None;
+                next.finish(*now);
+            }
+            Transition::CompleteStored {
+                attempt,
+                now,
+                result_ref,
+            } => {
+                self.expect_running_uncancelled(*attempt)?;
+                next.status = JobStatus::Completed;
+                next.result = None;
+                next.result_ref = Some(result_ref.clone());
                 next.error = None;
                 next.finish(*now);
             }
@@ -322,6 +347,13 @@ pub enum Transition {
         now: Timestamp,
         result: Value,
     },
+    /// `running` (this attempt, no cancel requested) → `completed`, with a result too large
+    /// for the job kept in the result store.
+    CompleteStored {
+        attempt: u32,
+        now: Timestamp,
+        result_ref: ResultRef,
+    },
     /// `running` (this attempt, no cancel requested) → `failed`.
     Fail {
         attempt: u32,
@@ -355,6 +387,7 @@ impl Transition {
             Self::Start { .. } => "start",
             Self::Heartbeat { .. } => "heartbeat",
             Self::Progress { .. } => "progress",
+            Self::CompleteStored { .. } => "complete_stored",
             Self::CancelPending { .. } => "cancel_pending",
             Self::RequestCancel { .. } => "request_cancel",
             Self::ConcludeCancel { .. } => "conclude_cancel",

@@ -28,11 +28,12 @@ pub mod view;
 
 pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
-pub use job::{Job, JobError, JobStatus, NewJob, Progress, Transition};
+pub use job::{Job, JobError, JobStatus, NewJob, Progress, ResultRef, Transition};
 pub use message::JobMessage;
 pub use ports::{
     CreateOutcome, EventPublisher, JobPage, JobQuery, JobQueue, JobStore, ListPosition,
-    PublishError, QueueConsumer, QueueError, ReceivedMessage, StoreError, TransitionError,
+    PublishError, QueueConsumer, QueueError, ReceivedMessage, ResultLink, ResultStore,
+    ResultStoreError, StoreError, TransitionError,
 };
 pub use problem::{ApiError, FieldError, Problem};
 pub use time::Timestamp;

@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::events::CloudEvent;
 use crate::ids::{IdempotencyKey, JobId, Owner};
-use crate::job::{Job, JobStatus, Transition};
+use crate::job::{Job, JobStatus, ResultRef, Transition};
 use crate::message::{JobMessage, CORRELATION_ATTRIBUTE};
 use crate::time::Timestamp;
 
@@ -197,4 +197,49 @@ pub trait EventPublisher: Send + Sync {
     /// Publishes every event, in order, at least once; on an error some may not have been
     /// published and the caller publishes them all again (subscribers deduplicate on `id`).
     async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError>;
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ResultStoreError {
+    /// The store could not be reached; retrying may succeed.
+    #[error("result store unavailable: {0}")]
+    Unavailable(String),
+    /// The stored document is gone (expired by the bucket's lifecycle) or was changed.
+    #[error("stored result missing or altered: {0}")]
+    Missing(String),
+}
+
+/// How a client gets a stored result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultLink {
+    /// A short-lived URL of the document itself (an S3 presigned GET).
+    Url(String),
+    /// The document, for stores with no URL of their own (the embedded one).
+    Body(Vec<u8>),
+}
+
+/// Where results too large for the job item are kept: S3 on AWS, files locally.
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// Stores a job's result document; writing the same job's result again replaces it.
+    async fn put(&self, job: &JobId, document: &[u8]) -> Result<ResultRef, ResultStoreError>;
+
+    /// How the job's owner fetches it, for `ttl` at most.
+    async fn link(&self, result: &ResultRef, ttl: Duration)
+        -> Result<ResultLink, ResultStoreError>;
+}
+
+/// The reference of `document` stored under `key`.
+pub fn result_ref(key: String, document: &[u8]) -> ResultRef {
+    use sha2::{Digest, Sha256};
+    ResultRef {
+        key,
+        bytes: document.len() as u64,
+        sha256: hex::encode(Sha256::digest(document)),
+    }
+}
+
+/// The key of a job's result document.
+pub fn result_key(job: &JobId) -> String {
+    format!("results/{job}.json")
 }

@@ -100,16 +100,26 @@ impl TestStack {
             .output("JobsDeadLetterQueueUrl")
             .expect("dlq output")
             .to_owned();
+        let results: Option<Arc<dyn accepted_core::ResultStore>> =
+            config.results_bucket.as_ref().map(|bucket| {
+                Arc::new(accepted_core::aws::S3ResultStore::from_sdk_config(
+                    &sdk, bucket,
+                )) as Arc<dyn accepted_core::ResultStore>
+            });
+        let mut status = Status::new(store.clone(), &config);
+        let mut worker = Worker::new(store.clone(), registry.clone(), &config)
+            .with_queue(Arc::new(consumer.clone()))
+            .with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&sdk, &dlq_url)));
+        if let Some(results) = results {
+            status = status.with_results(results.clone());
+            worker = worker.with_results(results);
+        }
         Self {
             consumer: consumer.clone(),
             dead_letters: SqsJobQueue::from_sdk_config(&sdk, &dlq_url),
             submit: Submit::new(store.clone(), queue, registry.clone(), &config),
-            status: Status::new(store.clone(), &config),
-            worker: Arc::new(
-                Worker::new(store.clone(), registry, &config)
-                    .with_queue(Arc::new(consumer.clone()))
-                    .with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&sdk, &dlq_url))),
-            ),
+            status,
+            worker: Arc::new(worker),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             store,

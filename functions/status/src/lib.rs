@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::http::{correlation_of, problem_response, request_id_of};
-use accepted_core::{ApiError, Config, Job, JobId, JobStore, Owner, StoreError};
+use accepted_core::{ApiError, Config, Job, JobId, JobStore, Owner, ResultStore, StoreError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::{error, info_span, Instrument};
@@ -26,6 +26,10 @@ pub struct Status {
     pub long_poll_max: Duration,
     /// How often a long poll reads the job again.
     pub long_poll_interval: Duration,
+    /// Where results too large for the job item are kept.
+    pub results: Option<Arc<dyn ResultStore>>,
+    /// Lifetime of the URL a stored result is fetched from.
+    pub result_url_ttl: Duration,
 }
 
 impl Status {
@@ -35,7 +39,14 @@ impl Status {
             retry_after: config.status_retry_after,
             long_poll_max: config.long_poll_max,
             long_poll_interval: config.long_poll_interval,
+            results: None,
+            result_url_ttl: config.result_url_ttl,
         }
+    }
+
+    pub fn with_results(mut self, results: Arc<dyn ResultStore>) -> Self {
+        self.results = Some(results);
+        self
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore};
+use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore};
 use accepted_core::{logging, Config};
 use accepted_status::{handle, Status};
 use lambda_http::{service_fn, Error, Request};
@@ -13,7 +13,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
-    let status = Arc::new(Status::new(Arc::new(store), &config));
+    let mut status = Status::new(Arc::new(store), &config);
+    if let Some(bucket) = &config.results_bucket {
+        status = status.with_results(Arc::new(S3ResultStore::from_sdk_config(&aws, bucket)));
+    }
+    let status = Arc::new(status);
     lambda_http::run(service_fn(move |req: Request| {
         let status = Arc::clone(&status);
         async move { Ok::<_, Error>(handle(&status, req).await) }

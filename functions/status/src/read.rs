@@ -11,10 +11,12 @@ use accepted_core::http::{
     header_str, json_response, owner_of, query_param, set_header, CORRELATION_HEADER,
 };
 use accepted_core::view::{job_path, result_path, JobView};
-use accepted_core::{ApiError, CorrelationId, Job, JobStatus, Timestamp};
+use accepted_core::{
+    ApiError, CorrelationId, Job, JobStatus, ResultLink, ResultRef, ResultStoreError, Timestamp,
+};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
-use tracing::info;
+use tracing::{error, info};
 
 use crate::polling::{etag, matches, retry_after};
 use crate::{find_own, Status};
@@ -64,8 +66,9 @@ pub(crate) async fn job(
 }
 
 /// `GET /jobs/{id}/result`: the result document of a completed job, as the handler produced
-/// it. Any other state is a `409` naming the status (with `Retry-After` while it may still
-/// complete).
+/// it — in the body when it is kept in the job, as a `303 See Other` to a short-lived URL
+/// when it is kept in the result store. Any other state is a `409` naming the status (with
+/// `Retry-After` while it may still complete).
 pub(crate) async fn result(
     status: &Status,
     req: &Request,
@@ -73,26 +76,80 @@ pub(crate) async fn result(
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
     let job = find_own(status.store.as_ref(), &owner_of(req), raw_id).await?;
-    match (&job.status, &job.result) {
-        (JobStatus::Completed, Some(result)) => {
+    if job.status != JobStatus::Completed {
+        return Err(ApiError::ResultNotAvailable {
+            status: job.status,
+            retry_after_secs: retry_after(&job, Timestamp::now(), status.retry_after),
+        });
+    }
+    let up = format!("<{}>; rel=\"up\"", job_path(job.id.as_str()));
+    let mut res = match (&job.result, &job.result_ref) {
+        (Some(result), _) => {
             let mut res = json_response(StatusCode::OK, result, correlation_id);
             set_header(
                 &mut res,
                 header::CACHE_CONTROL.as_str(),
                 "private, max-age=60",
             );
+            res
+        }
+        (None, Some(stored)) => stored_result(status, stored, correlation_id).await?,
+        (None, None) => {
+            error!("completed job has no result");
+            return Err(ApiError::Internal);
+        }
+    };
+    set_header(&mut res, header::LINK.as_str(), &up);
+    Ok(res)
+}
+
+async fn stored_result(
+    status: &Status,
+    stored: &ResultRef,
+    correlation_id: &CorrelationId,
+) -> Result<Response<Body>, ApiError> {
+    let Some(results) = &status.results else {
+        error!(key = %stored.key, "a stored result but no result store configured");
+        return Err(ApiError::Internal);
+    };
+    let link = results
+        .link(stored, status.result_url_ttl)
+        .await
+        .map_err(|err| {
+            error!(error = %err, key = %stored.key, "stored result unavailable");
+            match err {
+                ResultStoreError::Unavailable(_) => ApiError::Unavailable {
+                    retry_after_secs: 1,
+                },
+                ResultStoreError::Missing(_) => ApiError::Internal,
+            }
+        })?;
+    Ok(match link {
+        ResultLink::Url(url) => {
+            let mut res = Response::new(Body::Empty);
+            *res.status_mut() = StatusCode::SEE_OTHER;
+            set_header(&mut res, header::LOCATION.as_str(), &url);
+            set_header(&mut res, CORRELATION_HEADER, correlation_id.as_str());
+            // The URL expires: never cache the redirect beyond it.
             set_header(
                 &mut res,
-                header::LINK.as_str(),
-                &format!("<{}>; rel=\"up\"", job_path(job.id.as_str())),
+                header::CACHE_CONTROL.as_str(),
+                "private, no-store",
             );
-            Ok(res)
+            res
         }
-        _ => Err(ApiError::ResultNotAvailable {
-            status: job.status,
-            retry_after_secs: retry_after(&job, Timestamp::now(), status.retry_after),
-        }),
-    }
+        ResultLink::Body(document) => {
+            let mut res = Response::new(Body::Binary(document));
+            set_header(&mut res, header::CONTENT_TYPE.as_str(), "application/json");
+            set_header(&mut res, CORRELATION_HEADER, correlation_id.as_str());
+            set_header(
+                &mut res,
+                header::CACHE_CONTROL.as_str(),
+                "private, max-age=60",
+            );
+            res
+        }
+    })
 }
 
 fn wait_param(req: &Request, max: Duration) -> Result<Duration, ApiError> {

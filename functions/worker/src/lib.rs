@@ -8,6 +8,7 @@
 mod attempt;
 pub mod breaker;
 mod record;
+mod results;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,9 @@ use accepted_core::message::{
     CORRELATION_ATTRIBUTE, DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID,
 };
 use accepted_core::retry::{Jitter, RetryPolicy};
-use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ReceivedMessage, Timestamp};
+use accepted_core::{
+    Config, JobQueue, JobStore, QueueConsumer, ReceivedMessage, ResultStore, Timestamp,
+};
 use aws_lambda_events::event::sqs::{
     BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
 };
@@ -54,6 +57,9 @@ pub struct Worker {
     pub dead_letters: Option<Arc<dyn JobQueue>>,
     /// Retention of jobs created from producers' requests on the queue.
     pub job_retention: Duration,
+    /// Where results over `result_inline_max_bytes` go; without it such results fail the job.
+    pub results: Option<Arc<dyn ResultStore>>,
+    pub result_inline_max_bytes: usize,
     /// Per job type: stop starting jobs whose downstream keeps failing, for a cool-down.
     pub breakers: breaker::CircuitBreakers,
 }
@@ -71,6 +77,8 @@ impl Worker {
             queue: None,
             dead_letters: None,
             job_retention: config.job_retention,
+            results: None,
+            result_inline_max_bytes: config.result_inline_max_bytes,
             breakers: breaker::CircuitBreakers::new(breaker::BreakerSettings {
                 failure_threshold: config.breaker_failures,
                 cool_down: config.breaker_cool_down,
@@ -80,6 +88,11 @@ impl Worker {
 
     pub fn with_dead_letter_queue(mut self, dead_letters: Arc<dyn JobQueue>) -> Self {
         self.dead_letters = Some(dead_letters);
+        self
+    }
+
+    pub fn with_results(mut self, results: Arc<dyn ResultStore>) -> Self {
+        self.results = Some(results);
         self
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
+use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::{logging, Config, Timestamp};
 use accepted_worker::{handle_batch, Worker};
@@ -23,6 +23,10 @@ async fn main() -> Result<(), Error> {
     // The dead-letter queue, to set aside at once what can never be processed.
     if let Some(url) = &config.dead_letter_queue_url {
         worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+    }
+    // The bucket for results too large for the job item.
+    if let Some(bucket) = &config.results_bucket {
+        worker = worker.with_results(Arc::new(S3ResultStore::from_sdk_config(&aws, bucket)));
     }
     let worker = Arc::new(worker);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

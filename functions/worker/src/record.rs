@@ -13,10 +13,10 @@ use accepted_core::{
     Timestamp, Transition, TransitionError,
 };
 use aws_lambda_events::event::sqs::SqsMessage;
-use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
 use crate::attempt::execute;
+use crate::results::{keep, Kept};
 use crate::Worker;
 
 /// What happens to the message.
@@ -238,7 +238,10 @@ async fn run(
     if attempt_run.cancelled {
         return conclude_cancel(worker, &job).await;
     }
-    let result = attempt_run.result;
+    let result = match attempt_run.result {
+        Ok(value) => keep(worker, &job, value).await,
+        Err(failure) => Err(failure),
+    };
     let healthy = !matches!(&result, Err(failure) if failure.is_retryable());
     worker
         .breakers
@@ -266,14 +269,22 @@ fn settle(
     worker: &Worker,
     attempt: u32,
     now: Timestamp,
-    result: Result<Value, JobFailure>,
+    result: Result<Kept, JobFailure>,
 ) -> (Transition, Option<Duration>) {
     match result {
-        Ok(result) => (
+        Ok(Kept::Inline(result)) => (
             Transition::Complete {
                 attempt,
                 now,
                 result,
+            },
+            None,
+        ),
+        Ok(Kept::Stored(result_ref)) => (
+            Transition::CompleteStored {
+                attempt,
+                now,
+                result_ref,
             },
             None,
         ),

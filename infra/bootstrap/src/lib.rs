@@ -1,4 +1,5 @@
-//! Creates the DynamoDB tables (with their streams), SQS queues and EventBridge buses of `template.yaml` on an AWS emulator (moto
+//! Creates the DynamoDB tables (with their streams), SQS queues, S3 buckets and EventBridge
+//! buses of `template.yaml` on an AWS emulator (moto
 //! server, LocalStack), from the template itself, so local resources cannot drift from what
 //! `sam deploy` creates: same keys, indexes, TTL, queue attributes and redrive policy.
 //!
@@ -8,6 +9,7 @@
 
 mod dynamodb;
 mod eventbridge;
+mod s3;
 mod sqs;
 pub mod template;
 
@@ -39,6 +41,8 @@ pub struct Stack {
     pub queues: BTreeMap<String, String>,
     /// Logical id → event bus name.
     pub buses: BTreeMap<String, String>,
+    /// Logical id → bucket name.
+    pub buckets: BTreeMap<String, String>,
     /// The template's `Outputs` that resolve locally (`JobsQueueUrl`, ...).
     pub outputs: BTreeMap<String, String>,
     /// The environment the template gives its functions, pointing at these resources.
@@ -97,6 +101,20 @@ pub async fn bootstrap(
         resolved.insert(id, physical);
     }
 
+    // Bucket names are lowercase only.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let mut buckets = BTreeMap::new();
+    for (id, props) in template.resources_of_type("AWS::S3::Bucket") {
+        let name = format!("{prefix}-{id}").to_lowercase();
+        let physical = s3::create_bucket(&s3, &id, &name, &props).await?;
+        buckets.insert(id.clone(), name);
+        resolved.insert(id, physical);
+    }
+
     // Queues first without their redrive policy, which names another queue's ARN.
     let queues_props = template.resources_of_type("AWS::SQS::Queue");
     let mut queues = BTreeMap::new();
@@ -118,6 +136,7 @@ pub async fn bootstrap(
         tables,
         queues,
         buses,
+        buckets,
         outputs: template.outputs(&resolved, prefix),
         env: template.function_environment(&resolved, prefix),
     })

@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
+use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
 use accepted_core::embedded::{
-    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox, JsonLinesSink,
-    QueueSettings,
+    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox, FileResultStore,
+    JsonLinesSink, QueueSettings,
 };
-use accepted_core::{Config, JobQueue, JobStore, QueueConsumer};
+use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
 
 use crate::cli::BackendKind;
 
@@ -27,6 +27,8 @@ pub struct Backend {
     pub description: String,
     /// The embedded store's outbox and the file its events are relayed to.
     pub events: Option<(EventOutbox, JsonLinesSink)>,
+    /// Where results too large for the job item go: files, or the S3 bucket.
+    pub results: Option<Arc<dyn ResultStore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,7 @@ pub async fn build(
             Ok(Backend {
                 config,
                 events: Some(events),
+                results: Some(Arc::new(FileResultStore::new(data_dir))),
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
                 consumer: queue,
@@ -106,6 +109,9 @@ pub async fn build(
                     config.table_name
                 ),
                 events: None,
+                results: config.results_bucket.as_ref().map(|bucket| {
+                    Arc::new(S3ResultStore::from_sdk_config(&sdk, bucket)) as Arc<dyn ResultStore>
+                }),
                 config,
             })
         }

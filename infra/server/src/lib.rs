@@ -58,12 +58,19 @@ pub async fn serve(
             registry.clone(),
             &backend.config,
         ),
-        status: Status::new(Arc::clone(&backend.store), &backend.config),
+        status: match &backend.results {
+            Some(results) => Status::new(Arc::clone(&backend.store), &backend.config)
+                .with_results(Arc::clone(results)),
+            None => Status::new(Arc::clone(&backend.store), &backend.config),
+        },
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));
     if let Some(dead_letters) = &backend.dead_letters {
         worker = worker.with_dead_letter_queue(Arc::clone(dead_letters));
+    }
+    if let Some(results) = &backend.results {
+        worker = worker.with_results(Arc::clone(results));
     }
     let worker = Arc::new(worker);
 

@@ -116,6 +116,18 @@ fn the_job_resource_over_http() {
     let result = call("GET", &format!("{base}/jobs/{csv}/result"), None);
     assert_eq!((result.status, &result.body["rows"]), (200, &json!(2)));
 
+    // A result too large for the job is kept in a file and served from the same route.
+    let large = submit(
+        base,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1, "result_bytes": 150000}}),
+    );
+    let done = finished(base, &large);
+    assert!(done.get("result").is_none(), "not inline");
+    let result = call("GET", &format!("{base}/jobs/{large}/result"), None);
+    assert_eq!(result.status, 200);
+    assert_eq!(result.body["padding"].as_str().map(str::len), Some(150_000));
+    assert!(dir.path().join(format!("results/{large}.json")).is_file());
+
     // A long job: progress shows, then a cancel stops it early.
     let long = submit(
         base,
@@ -153,10 +165,10 @@ fn the_job_resource_over_http() {
     assert_eq!(first.body["jobs"][0]["id"], long.as_str());
     let cursor = first.body["next_cursor"].as_str().expect("a next page");
     let second = call("GET", &format!("{base}/jobs?limit=1&cursor={cursor}"), None);
-    assert_eq!(second.body["jobs"][0]["id"], csv.as_str());
-    assert!(second.body.get("next_cursor").is_none());
+    assert_eq!(second.body["jobs"][0]["id"], large.as_str());
+    assert!(second.body.get("next_cursor").is_some());
     let completed = call("GET", &format!("{base}/jobs?status=completed"), None);
-    assert_eq!(completed.body["jobs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(completed.body["jobs"].as_array().map(Vec::len), Some(2));
     let bad = call("GET", &format!("{base}/jobs?limit=1000"), None);
     assert_eq!(bad.status, 400);
     // Every state change reached the local event sink, as CloudEvents, in order per job.

@@ -435,6 +435,25 @@ impl Update {
                     (":now", item::ms(*now)),
                 ],
             },
+            Transition::CompleteStored {
+                attempt,
+                now,
+                result_ref,
+            } => Self {
+                expression: format!(
+                    "SET #status = :completed, result_ref = :result_ref, {FINISH}, #error, #result"
+                ),
+                condition: "#status = :running AND attempts = :attempt \
+                            AND attribute_not_exists(cancel_requested_at)",
+                names: vec![("#result", item::RESULT), ("#error", item::ERROR)],
+                values: vec![
+                    (":completed", status(JobStatus::Completed)),
+                    (":running", status(JobStatus::Running)),
+                    (":result_ref", item::result_ref_map(result_ref)),
+                    (":attempt", item::n(attempt)),
+                    (":now", item::ms(*now)),
+                ],
+            },
             Transition::Fail {
                 attempt,
                 now,

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::ids::{CorrelationId, IdempotencyKey, JobId, Owner};
-use crate::job::{Job, JobError, JobStatus, Progress};
+use crate::job::{Job, JobError, JobStatus, Progress, ResultRef};
 use crate::ports::StoreError;
 use crate::time::Timestamp;
 
@@ -36,6 +36,7 @@ pub const STARTED_AT: &str = "started_at";
 pub const FINISHED_AT: &str = "finished_at";
 pub const LEASE_UNTIL: &str = "lease_until";
 pub const RESULT: &str = "result";
+pub const RESULT_REF: &str = "result_ref";
 pub const ERROR: &str = "error";
 pub const PROGRESS: &str = "progress";
 pub const CANCEL_REQUESTED_AT: &str = "cancel_requested_at";
@@ -113,6 +114,7 @@ pub fn encode_job(job: &Job) -> Item {
         (FINISHED_AT, job.finished_at.map(ms)),
         (LEASE_UNTIL, job.lease_until.map(ms)),
         (RESULT, job.result.as_ref().map(json)),
+        (RESULT_REF, job.result_ref.as_ref().map(result_ref_map)),
         (ERROR, job.error.as_ref().map(error_map)),
         (PROGRESS, job.progress.as_ref().map(progress_map)),
         (CANCEL_REQUESTED_AT, job.cancel_requested_at.map(ms)),
@@ -132,6 +134,14 @@ pub fn encode_job(job: &Job) -> Item {
             .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
     );
     item
+}
+
+pub fn result_ref_map(r: &ResultRef) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("key".to_owned(), s(&r.key)),
+        ("bytes".to_owned(), n(r.bytes)),
+        ("sha256".to_owned(), s(&r.sha256)),
+    ]))
 }
 
 pub fn progress_map(p: &Progress) -> AttributeValue {
@@ -237,6 +247,18 @@ pub fn decode_job(item: &Item) -> Result<Job, StoreError> {
             })
         }
     };
+    let result_ref = match r.map(RESULT_REF)? {
+        None => None,
+        Some(m) => {
+            let f = Reader::new(m);
+            Some(ResultRef {
+                key: f.str("key")?.to_owned(),
+                bytes: u64::try_from(f.i64("bytes")?)
+                    .map_err(|_| r.corrupt("bytes out of range"))?,
+                sha256: f.str("sha256")?.to_owned(),
+            })
+        }
+    };
     let progress = match r.map(PROGRESS)? {
         None => None,
         Some(m) => {
@@ -262,6 +284,7 @@ pub fn decode_job(item: &Item) -> Result<Job, StoreError> {
         finished_at: r.time(FINISHED_AT)?,
         lease_until: r.time(LEASE_UNTIL)?,
         result: r.json(RESULT)?,
+        result_ref,
         error,
         progress,
         cancel_requested_at: r.time(CANCEL_REQUESTED_AT)?,
@@ -319,7 +342,18 @@ mod tests {
                 error: JobError::new("boom", "it broke", false),
             })
             .unwrap();
-        for job in [created, running, cancelling, released, failed] {
+        let stored = running
+            .apply(&Transition::CompleteStored {
+                attempt: 1,
+                now: Timestamp::from_millis(1_700_000_002_000),
+                result_ref: ResultRef {
+                    key: format!("results/{}.json", running.id),
+                    bytes: 500_000,
+                    sha256: "ab".repeat(32),
+                },
+            })
+            .unwrap();
+        for job in [created, running, cancelling, released, failed, stored] {
             assert_eq!(decode_job(&encode_job(&job)).unwrap(), job);
         }
     }

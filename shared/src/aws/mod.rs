@@ -10,11 +10,15 @@ mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
 pub mod item;
+#[cfg(feature = "s3")]
+mod s3;
 mod sqs;
 
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;
+#[cfg(feature = "s3")]
+pub use s3::S3ResultStore;
 pub use sqs::SqsJobQueue;
 
 /// Loads the shared AWS configuration once, at cold start.

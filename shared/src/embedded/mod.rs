@@ -13,6 +13,7 @@
 
 mod outbox;
 mod queue;
+mod results;
 mod sink;
 mod store;
 
@@ -23,6 +24,7 @@ use rusqlite::Connection;
 
 pub use outbox::EventOutbox;
 pub use queue::{EmbeddedQueue, QueueSettings};
+pub use results::FileResultStore;
 pub use sink::JsonLinesSink;
 pub use store::EmbeddedJobStore;
 

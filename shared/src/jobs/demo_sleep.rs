@@ -1,6 +1,8 @@
 //! `demo.sleep`: waits, then succeeds or fails on purpose. Drives demos and failure tests.
 //!
-//! Input: `{"duration_ms": N, "fail_attempts": K, "failure": "retryable" | "permanent"}`.
+//! Input: `{"duration_ms": N, "fail_attempts": K, "failure": "retryable" | "permanent",
+//! "result_bytes": B}`. With `result_bytes` the result carries that much padding, to exercise
+//! results too large for the job item.
 //! The first K attempts fail with the given class (default `retryable`); later ones succeed.
 //! It reports progress in tenths of the duration and stops early when cancelled.
 
@@ -16,6 +18,8 @@ use crate::problem::FieldError;
 /// Longest sleep accepted: well inside the worker's Lambda timeout.
 pub const MAX_DURATION_MS: u64 = 20_000;
 const MAX_FAIL_ATTEMPTS: u64 = 100;
+/// Largest padding asked for: above the inline limit, well below Lambda's payload limits.
+pub const MAX_RESULT_BYTES: u64 = 1024 * 1024;
 /// Progress reports per run.
 const STEPS: u32 = 10;
 
@@ -27,6 +31,7 @@ struct Plan {
     duration: Duration,
     fail_attempts: u64,
     permanent: bool,
+    result_bytes: u64,
 }
 
 impl Plan {
@@ -34,13 +39,14 @@ impl Plan {
         let mut errors = Vec::new();
         let Some(obj) = object(
             input,
-            &["duration_ms", "fail_attempts", "failure"],
+            &["duration_ms", "fail_attempts", "failure", "result_bytes"],
             &mut errors,
         ) else {
             return Err(errors);
         };
         let duration_ms = required_u64(obj, "duration_ms", MAX_DURATION_MS, &mut errors);
         let fail_attempts = optional_u64(obj, "fail_attempts", MAX_FAIL_ATTEMPTS, &mut errors);
+        let result_bytes = optional_u64(obj, "result_bytes", MAX_RESULT_BYTES, &mut errors);
         let permanent = match optional_str(obj, "failure", &mut errors) {
             None | Some("retryable") => false,
             Some("permanent") => true,
@@ -57,6 +63,7 @@ impl Plan {
             duration: Duration::from_millis(duration_ms.unwrap_or(0)),
             fail_attempts: fail_attempts.unwrap_or(0),
             permanent,
+            result_bytes: result_bytes.unwrap_or(0),
         })
     }
 }
@@ -93,10 +100,14 @@ impl JobHandler for DemoSleep {
                 JobFailure::retryable("demo_failure", message)
             });
         }
-        Ok(json!({
+        let mut result = json!({
             "slept_ms": plan.duration.as_millis() as u64,
             "attempt": ctx.attempt,
-        }))
+        });
+        if plan.result_bytes > 0 {
+            result["padding"] = json!("x".repeat(plan.result_bytes as usize));
+        }
+        Ok(result)
     }
 }
 
@@ -125,6 +136,9 @@ mod tests {
             .validate(&json!({"duration_ms": MAX_DURATION_MS + 1}))
             .is_err());
         assert!(DemoSleep.validate(&json!({"duration_ms": 0})).is_ok());
+        assert!(DemoSleep
+            .validate(&json!({"duration_ms": 0, "result_bytes": MAX_RESULT_BYTES + 1}))
+            .is_err());
     }
 
     #[tokio::test]
