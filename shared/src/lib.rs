@@ -25,6 +25,7 @@ pub mod request;
 pub mod retry;
 pub mod time;
 pub mod view;
+pub mod webhook;
 
 pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
