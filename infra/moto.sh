@@ -46,6 +46,8 @@ case "${1:-}" in
     if running; then
       kill "$(cat "$pid_file")"
       for _ in $(seq 1 50); do running || break; sleep 0.1; done
+      # A server busy with a large state may ignore SIGTERM for long: do not leak it.
+      if running; then kill -9 "$(cat "$pid_file")" 2>/dev/null || true; fi
     fi
     rm -f "$pid_file" "$port_file"
     ;;
