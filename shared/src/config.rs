@@ -26,12 +26,29 @@
 //! | `BREAKER_COOL_DOWN_MS` | 30000 | how long an open breaker holds that type's jobs back |
 //! | `STALE_AFTER_SECONDS` | 900 | idle time after which the reconciler enqueues an unfinished job again |
 //! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
+//! | `WEBHOOK_SECRET_ARN` | none | Secrets Manager secret holding the webhook master secret (`GET /webhook-secret`, delivery) |
+//! | `WEBHOOK_SECRET` | none | the master secret itself (`whsec_…`), for local runs only; the ARN wins |
+//! | `ACCEPTED_INSECURE_CALLBACKS` | `false` | development only: allow `http` callbacks and non-public addresses |
+//!
+//! The webhook delivery function reads [`WebhookConfig`] instead:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `WEBHOOK_QUEUE_URL` | required | the queue deliveries arrive on (retries are scheduled on it) |
+//! | `WEBHOOK_DLQ_URL` | none | where unreadable messages are set aside at once |
+//! | `WEBHOOK_RETRY_SCHEDULE` | `5s,5m,30m,2h,5h,10h,10h` | waits between attempts (± 20 % jitter); its length + 1 attempts in all |
+//! | `WEBHOOK_TIMEOUT_MS` | 10000 | one attempt's limit, connection to response |
+//! | `WEBHOOK_BREAKER_FAILURES` | 5 | failed attempts in a row that open a destination's circuit breaker |
+//! | `WEBHOOK_BREAKER_COOL_DOWN_MS` | 60000 | how long an open breaker holds that destination's deliveries back |
+//! | `WEBHOOK_CONCURRENCY` | 10 | deliveries of one batch made at once |
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::retry::RetryPolicy;
+use crate::webhook::delivery::{RetrySchedule, DEFAULT_SCHEDULE};
+use crate::webhook::DestinationPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -58,6 +75,41 @@ pub struct Config {
     pub breaker_cool_down: Duration,
     pub stale_after: Duration,
     pub max_job_age: Duration,
+    pub webhook_secret: Option<SecretSource>,
+    /// Where callbacks may point.
+    pub destinations: DestinationPolicy,
+}
+
+/// Where the webhook master secret comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A Secrets Manager secret id or ARN.
+    SecretsManager(String),
+    /// The secret itself (local runs).
+    Literal(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SecretsManager(id) => write!(f, "SecretsManager({id:?})"),
+            Self::Literal(_) => f.write_str("Literal(redacted)"),
+        }
+    }
+}
+
+/// The webhook delivery function's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    pub queue_url: String,
+    pub dead_letter_queue_url: Option<String>,
+    pub secret: SecretSource,
+    pub schedule: RetrySchedule,
+    pub timeout: Duration,
+    pub breaker_failures: u32,
+    pub breaker_cool_down: Duration,
+    pub concurrency: usize,
+    pub destinations: DestinationPolicy,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -82,23 +134,9 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let lookup = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let number =
-            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-                match lookup(name) {
-                    None => Ok(default),
-                    Some(raw) => raw
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| (min..=max).contains(n))
-                        .ok_or(ConfigError::Invalid {
-                            name,
-                            expected: "an integer within its documented range",
-                            value: raw,
-                        }),
-                }
-            };
+        let env = Env(lookup);
+        let lookup = |name: &str| env.get(name);
+        let number = |name, default, min, max| env.number(name, default, min, max);
         Ok(Self {
             table_name: lookup("JOBS_TABLE").ok_or(ConfigError::Missing("JOBS_TABLE"))?,
             queue_url: lookup("JOBS_QUEUE_URL"),
@@ -150,7 +188,15 @@ impl Config {
             )?),
             stale_after: Duration::from_secs(number("STALE_AFTER_SECONDS", 900, 60, 86_400)?),
             max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
+            webhook_secret: env.secret_source(),
+            destinations: env.destinations()?,
         })
+    }
+
+    pub fn require_webhook_secret(&self) -> Result<&SecretSource, ConfigError> {
+        self.webhook_secret
+            .as_ref()
+            .ok_or(ConfigError::Missing("WEBHOOK_SECRET_ARN"))
     }
 
     pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
@@ -163,6 +209,105 @@ impl Config {
         self.queue_url
             .as_deref()
             .ok_or(ConfigError::Missing("JOBS_QUEUE_URL"))
+    }
+}
+
+impl WebhookConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let schedule = match env.get("WEBHOOK_RETRY_SCHEDULE") {
+            None => RetrySchedule::default(),
+            Some(raw) => RetrySchedule::parse(&raw).ok_or(ConfigError::Invalid {
+                name: "WEBHOOK_RETRY_SCHEDULE",
+                expected: "comma-separated delays such as 5s,5m,2h (each at most 12h)",
+                value: raw,
+            })?,
+        };
+        debug_assert!(RetrySchedule::parse(DEFAULT_SCHEDULE).is_some());
+        Ok(Self {
+            queue_url: env
+                .get("WEBHOOK_QUEUE_URL")
+                .ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?,
+            dead_letter_queue_url: env.get("WEBHOOK_DLQ_URL"),
+            secret: env
+                .secret_source()
+                .ok_or(ConfigError::Missing("WEBHOOK_SECRET_ARN"))?,
+            schedule,
+            timeout: Duration::from_millis(env.number(
+                "WEBHOOK_TIMEOUT_MS",
+                10_000,
+                100,
+                30_000,
+            )?),
+            breaker_failures: env.number("WEBHOOK_BREAKER_FAILURES", 5, 1, 1_000)? as u32,
+            breaker_cool_down: Duration::from_millis(env.number(
+                "WEBHOOK_BREAKER_COOL_DOWN_MS",
+                60_000,
+                10,
+                3_600_000,
+            )?),
+            concurrency: env.number("WEBHOOK_CONCURRENCY", 10, 1, 100)? as usize,
+            destinations: env.destinations()?,
+        })
+    }
+}
+
+/// Variables through a lookup function, blank ones treated as unset.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    expected: "an integer within its documented range",
+                    value: raw,
+                }),
+        }
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref().map(str::trim) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                expected: "true or false",
+                value: other.to_owned(),
+            }),
+        }
+    }
+
+    fn secret_source(&self) -> Option<SecretSource> {
+        self.get("WEBHOOK_SECRET_ARN")
+            .map(SecretSource::SecretsManager)
+            .or_else(|| self.get("WEBHOOK_SECRET").map(SecretSource::Literal))
+    }
+
+    fn destinations(&self) -> Result<DestinationPolicy, ConfigError> {
+        Ok(DestinationPolicy {
+            insecure: self.flag("ACCEPTED_INSECURE_CALLBACKS")?,
+        })
     }
 }
 
@@ -208,5 +353,47 @@ mod tests {
             (3, Ok("http://q"))
         );
         assert_eq!(c.retry.base, Duration::from_secs(2));
+        assert!(config(&[("JOBS_TABLE", "t"), ("ACCEPTED_INSECURE_CALLBACKS", "yes")]).is_err());
+    }
+
+    #[test]
+    fn webhook_settings_and_the_secret_source() {
+        let webhook = |pairs: &[(&str, &str)]| {
+            let env: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            WebhookConfig::from_lookup(|k| env.get(k).cloned())
+        };
+        assert_eq!(
+            webhook(&[("WEBHOOK_QUEUE_URL", "q")]),
+            Err(ConfigError::Missing("WEBHOOK_SECRET_ARN"))
+        );
+        let c = webhook(&[
+            ("WEBHOOK_QUEUE_URL", "q"),
+            ("WEBHOOK_SECRET", "whsec_x"),
+            (
+                "WEBHOOK_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:w",
+            ),
+            ("WEBHOOK_RETRY_SCHEDULE", "1s,2s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.secret,
+            SecretSource::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:w".into())
+        );
+        assert_eq!(c.schedule.attempts(), 3);
+        assert_eq!(c.destinations, DestinationPolicy::STRICT);
+        assert!(webhook(&[
+            ("WEBHOOK_QUEUE_URL", "q"),
+            ("WEBHOOK_SECRET", "s"),
+            ("WEBHOOK_RETRY_SCHEDULE", "soon")
+        ])
+        .is_err());
+        assert_eq!(
+            format!("{:?}", SecretSource::Literal("whsec_hidden".into())),
+            "Literal(redacted)"
+        );
     }
 }

@@ -99,6 +99,10 @@ pub struct CloudEvent {
     pub correlationid: String,
     /// Extension attribute: the version of `data`'s shape.
     pub dataversion: String,
+    /// Extension attribute: the job's owner, for subscribers that act per tenant (webhook
+    /// delivery signs with the owner's key). Absent from events of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The job as `GET /jobs/{id}` lists it (no input, no result: follow `links.result`).
     pub data: Value,
 }
@@ -116,6 +120,7 @@ impl CloudEvent {
             datacontenttype: "application/json".to_owned(),
             correlationid: job.correlation_id.to_string(),
             dataversion: DATA_VERSION.to_owned(),
+            owner: Some(job.owner.as_str().to_owned()),
             data: serde_json::to_value(JobView::summary(job)).unwrap_or(Value::Null),
         }
     }

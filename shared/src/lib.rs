@@ -5,6 +5,9 @@
 //! [`ports`], implemented by the adapters in [`aws`].
 
 pub mod aws;
+#[cfg(feature = "sqs-batch")]
+pub mod batch;
+pub mod breaker;
 pub mod config;
 pub mod cursor;
 #[cfg(feature = "embedded")]

@@ -4,12 +4,10 @@
 //! then structure and job input together (422, every field error at once).
 
 use serde_json::{Map, Value};
-use url::Url;
 
 use crate::jobs::JobRegistry;
 use crate::problem::{ApiError, FieldError};
-
-pub const MAX_CALLBACK_URL_LEN: usize = 2048;
+use crate::webhook::DestinationPolicy;
 const ALLOWED_FIELDS: [&str; 3] = ["type", "input", "callback_url"];
 
 /// A `POST /jobs` body that passed validation.
@@ -36,6 +34,7 @@ pub fn parse_submit(
     body: &[u8],
     max_body_bytes: usize,
     registry: &JobRegistry,
+    destinations: DestinationPolicy,
 ) -> Result<SubmitRequest, ApiError> {
     check_media_type(content_type)?;
     if body.len() > max_body_bytes {
@@ -52,12 +51,13 @@ pub fn parse_submit(
             "the body must be a JSON object",
         )]));
     };
-    validate_fields(obj, registry)
+    validate_fields(obj, registry, destinations)
 }
 
 fn validate_fields(
     mut obj: Map<String, Value>,
     registry: &JobRegistry,
+    destinations: DestinationPolicy,
 ) -> Result<SubmitRequest, ApiError> {
     let mut errors = Vec::new();
     for key in obj.keys().filter(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
@@ -91,7 +91,7 @@ fn validate_fields(
         }
     };
     if let (Some(t), Some(i)) = (&job_type, &input) {
-        if let Err(more) = validate_job(t, i, callback_url.as_deref(), registry) {
+        if let Err(more) = validate_job(t, i, callback_url.as_deref(), registry, destinations) {
             errors.extend(more);
         }
     }
@@ -113,6 +113,7 @@ pub fn validate_job(
     input: &Value,
     callback_url: Option<&str>,
     registry: &JobRegistry,
+    destinations: DestinationPolicy,
 ) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     match registry.get(job_type) {
@@ -130,8 +131,8 @@ pub fn validate_job(
         }
     }
     if let Some(url) = callback_url {
-        if let Err(message) = check_callback_url(url) {
-            errors.push(FieldError::new("/callback_url", message));
+        if let Err(refused) = destinations.check_url(url) {
+            errors.push(FieldError::new("/callback_url", refused.to_string()));
         }
     }
     if errors.is_empty() {
@@ -139,25 +140,6 @@ pub fn validate_job(
     } else {
         Err(errors)
     }
-}
-
-/// Syntax-level checks of a callback URL. Address checks (no private ranges) happen on top
-/// of these wherever the URL is resolved.
-fn check_callback_url(raw: &str) -> Result<(), &'static str> {
-    if raw.len() > MAX_CALLBACK_URL_LEN {
-        return Err("must be at most 2048 characters");
-    }
-    let url = Url::parse(raw).map_err(|_| "must be an absolute URL")?;
-    if url.scheme() != "https" {
-        return Err("must use https");
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -171,6 +153,7 @@ mod tests {
             body.as_bytes(),
             1024,
             &JobRegistry::builtin(),
+            DestinationPolicy::STRICT,
         )
     }
 
@@ -197,21 +180,33 @@ mod tests {
         let registry = JobRegistry::builtin();
         let body = br#"{"type":"demo.sleep","input":{"duration_ms":5}}"#;
         assert_eq!(
-            parse_submit(Some("text/plain"), body, 1024, &registry)
+            parse_submit(
+                Some("text/plain"),
+                body,
+                1024,
+                &registry,
+                DestinationPolicy::STRICT
+            )
+            .unwrap_err()
+            .status(),
+            415
+        );
+        assert_eq!(
+            parse_submit(None, body, 1024, &registry, DestinationPolicy::STRICT)
                 .unwrap_err()
                 .status(),
             415
         );
         assert_eq!(
-            parse_submit(None, body, 1024, &registry)
-                .unwrap_err()
-                .status(),
-            415
-        );
-        assert_eq!(
-            parse_submit(Some("application/json"), body, 10, &registry)
-                .unwrap_err()
-                .status(),
+            parse_submit(
+                Some("application/json"),
+                body,
+                10,
+                &registry,
+                DestinationPolicy::STRICT
+            )
+            .unwrap_err()
+            .status(),
             413
         );
         assert_eq!(parse("{not json").unwrap_err().status(), 400);

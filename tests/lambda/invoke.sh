@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the three Lambda bootstraps under cargo lambda's Runtime API emulator and invokes them
+# Runs the Lambda bootstraps under cargo lambda's Runtime API emulator and invokes them
 # with the fixtures in events/, against the moto server: the real lambda_runtime loop, the
 # real event (de)serialization, the real AWS adapters.
 #
@@ -29,9 +29,9 @@ step() { checks=$((checks + 1)); log "$*"; } # one checked scenario; set -e stop
 
 log "building release bootstraps with cargo lambda"
 cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler \
-  --bin events >"$work/build.log" 2>&1 ||
+  --bin events --bin webhooks >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
-for f in submit status worker dlq reconciler events; do
+for f in submit status worker dlq reconciler events webhooks; do
   [[ -s "target/lambda/$f/bootstrap" ]] || { log "missing target/lambda/$f/bootstrap"; exit 1; }
   log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
 done
@@ -48,6 +48,7 @@ queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$work/env")"
 dlq_url="$(sed -n 's/^JOBS_DLQ_URL=//p' "$work/env")"
 table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"
 bus="$(sed -n 's/^EVENT_BUS_NAME=//p' "$work/env")"
+webhook_dlq_url="$(sed -n 's/^WEBHOOK_DLQ_URL=//p' "$work/env")"
 
 log "starting cargo lambda watch on 127.0.0.1:$port"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$work/env" \
@@ -244,6 +245,20 @@ for m in got:  # leave the queue as it was
 found = [m for m in got if m["Body"] == "redrive me"]
 assert len(found) == 1, found
 assert set(found[0]["MessageAttributes"]) == {"correlation_id"}, found[0]["MessageAttributes"]
+PY
+
+step "webhooks: a callback to the metadata address is refused and set aside; a non-terminal event is skipped"
+invoke webhooks events/webhook-batch.json >"$work/webhooks.out"
+py "$work/webhooks.out" "$webhook_dlq_url" <<'PY'
+import json, sys, boto3
+res = json.load(open(sys.argv[1]))
+assert res["batchItemFailures"] == [], res
+sqs = boto3.client("sqs", region_name="us-east-1")
+got = sqs.receive_message(QueueUrl=sys.argv[2], MessageAttributeNames=["All"]).get("Messages", [])
+assert len(got) == 1, got
+attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
+assert attrs["dead_letter_reason"] == "destination_refused", attrs
+assert attrs["source_message_id"] == "a1f0c3d2-1111-4b5e-8c9d-0e1f2a3b4c5d", attrs
 PY
 
 step "the two submits (and the redriven message) are on the queue"

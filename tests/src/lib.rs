@@ -30,6 +30,7 @@ use serde_json::Value;
 
 pub mod faults;
 pub mod ports;
+pub mod receiver;
 pub mod streams;
 
 pub struct TestStack {
@@ -113,6 +114,10 @@ impl TestStack {
         if let Some(results) = results {
             status = status.with_results(results.clone());
             worker = worker.with_results(results);
+        }
+        if let Some(source) = &config.webhook_secret {
+            let secrets = accepted_core::aws::secret_provider(&sdk, source).expect("the secret");
+            status = status.with_webhook_secrets(secrets);
         }
         Self {
             consumer: consumer.clone(),

@@ -195,6 +195,27 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
             "validation-failed",
         ),
         (
+            "callback to the metadata service",
+            br#"{"type":"demo.sleep","input":{"duration_ms":1},"callback_url":"https://169.254.169.254/latest"}"#.to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
+            "callback to a name of loopback",
+            br#"{"type":"demo.sleep","input":{"duration_ms":1},"callback_url":"https://localhost/hook"}"#.to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
+            "plain http callback",
+            br#"{"type":"demo.sleep","input":{"duration_ms":1},"callback_url":"http://example.com/hook"}"#.to_vec(),
+            vec![json_ct],
+            422,
+            "validation-failed",
+        ),
+        (
             "not an object",
             b"[]".to_vec(),
             vec![json_ct],

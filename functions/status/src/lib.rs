@@ -1,5 +1,6 @@
 //! The job resource, to its owner only: `GET /jobs/{id}` (with long polling), `DELETE
-//! /jobs/{id}` (cancel), `GET /jobs/{id}/result` and `GET /jobs` (listing).
+//! /jobs/{id}` (cancel), `GET /jobs/{id}/result` and `GET /jobs` (listing); and the
+//! caller's webhook signing key, `GET /webhook-secret`.
 //!
 //! A job of another owner answers exactly like a missing one (same status, same body shape),
 //! so ids cannot be probed across owners.
@@ -8,11 +9,13 @@ mod cancel;
 mod list;
 pub mod polling;
 mod read;
+mod secret;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::http::{correlation_of, problem_response, request_id_of};
+use accepted_core::webhook::secrets::SecretProvider;
 use accepted_core::{ApiError, Config, Job, JobId, JobStore, Owner, ResultStore, StoreError};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -30,6 +33,8 @@ pub struct Status {
     pub results: Option<Arc<dyn ResultStore>>,
     /// Lifetime of the URL a stored result is fetched from.
     pub result_url_ttl: Duration,
+    /// The webhook master secret, to hand each owner its signing key.
+    pub webhook_secrets: Option<Arc<dyn SecretProvider>>,
 }
 
 impl Status {
@@ -41,7 +46,13 @@ impl Status {
             long_poll_interval: config.long_poll_interval,
             results: None,
             result_url_ttl: config.result_url_ttl,
+            webhook_secrets: None,
         }
+    }
+
+    pub fn with_webhook_secrets(mut self, secrets: Arc<dyn SecretProvider>) -> Self {
+        self.webhook_secrets = Some(secrets);
+        self
     }
 
     pub fn with_results(mut self, results: Arc<dyn ResultStore>) -> Self {
@@ -56,6 +67,7 @@ enum Route {
     List,
     Job(String),
     Result(String),
+    WebhookSecret,
 }
 
 pub async fn handle(status: &Status, req: Request) -> Response<Body> {
@@ -86,12 +98,15 @@ pub async fn handle(status: &Status, req: Request) -> Response<Body> {
             (Some(Route::Result(id)), &Method::GET) => {
                 read::result(status, &req, id, &correlation_id).await
             }
+            (Some(Route::WebhookSecret), &Method::GET) => {
+                secret::webhook_secret(status, &req, &correlation_id).await
+            }
             (Some(route), _) => Err(ApiError::MethodNotAllowed {
                 method: method.to_string(),
                 allow: match route {
                     Route::List => "GET, POST",
                     Route::Job(_) => "GET, DELETE",
-                    Route::Result(_) => "GET",
+                    Route::Result(_) | Route::WebhookSecret => "GET",
                 },
             }),
             (None, _) => Err(ApiError::NotFound),
@@ -108,6 +123,9 @@ fn route_of(req: &Request) -> Option<Route> {
     let path = req.uri().path().trim_end_matches('/');
     if path.ends_with("/jobs") {
         return Some(Route::List);
+    }
+    if path.ends_with("/webhook-secret") {
+        return Some(Route::WebhookSecret);
     }
     let id = req
         .path_parameters_ref()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore};
+use accepted_core::aws::{load_config, secret_provider, DynamoJobStore, S3ResultStore};
 use accepted_core::{logging, Config};
 use accepted_status::{handle, Status};
 use lambda_http::{service_fn, Error, Request};
@@ -16,6 +16,9 @@ async fn main() -> Result<(), Error> {
     let mut status = Status::new(Arc::new(store), &config);
     if let Some(bucket) = &config.results_bucket {
         status = status.with_results(Arc::new(S3ResultStore::from_sdk_config(&aws, bucket)));
+    }
+    if let Some(source) = &config.webhook_secret {
+        status = status.with_webhook_secrets(secret_provider(&aws, source)?);
     }
     let status = Arc::new(status);
     lambda_http::run(service_fn(move |req: Request| {

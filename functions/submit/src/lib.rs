@@ -13,9 +13,11 @@ use accepted_core::http::{
 use accepted_core::jobs::JobRegistry;
 use accepted_core::request::parse_submit;
 use accepted_core::view::{job_path, JobView};
+use accepted_core::webhook::DestinationPolicy;
 use accepted_core::{
-    fingerprint::fingerprint, ApiError, Config, CorrelationId, CreateOutcome, IdempotencyKey, Job,
-    JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError, Timestamp,
+    fingerprint::fingerprint, ApiError, Config, CorrelationId, CreateOutcome, FieldError,
+    IdempotencyKey, Job, JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError,
+    Timestamp,
 };
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -33,6 +35,7 @@ pub struct Submit {
     pub job_retention: Duration,
     pub reenqueue_after: Duration,
     pub retry_after: Duration,
+    pub destinations: DestinationPolicy,
 }
 
 impl Submit {
@@ -50,6 +53,7 @@ impl Submit {
             job_retention: config.job_retention,
             reenqueue_after: config.reenqueue_after,
             retry_after: config.status_retry_after,
+            destinations: config.destinations,
         }
     }
 }
@@ -113,7 +117,18 @@ async fn accept(
         req.body().as_ref(),
         submit.max_body_bytes,
         &submit.registry,
+        submit.destinations,
     )?;
+    if let Some(url) = &request.callback_url {
+        // The syntax passed; now the addresses the name resolves to.
+        submit
+            .destinations
+            .check_url_resolved(url)
+            .await
+            .map_err(|refused| {
+                ApiError::Validation(vec![FieldError::new("/callback_url", refused.to_string())])
+            })?;
+    }
 
     let fingerprint = fingerprint(
         &request.job_type,

@@ -6,26 +6,23 @@
 //! never affects the others.
 
 mod attempt;
-pub mod breaker;
+pub use accepted_core::breaker;
 mod record;
 mod results;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use accepted_core::batch::{process_batch, receive_count};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::message::{
     CORRELATION_ATTRIBUTE, DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID,
 };
 use accepted_core::retry::{Jitter, RetryPolicy};
-use accepted_core::{
-    Config, JobQueue, JobStore, QueueConsumer, ReceivedMessage, ResultStore, Timestamp,
-};
-use aws_lambda_events::event::sqs::{
-    BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
-};
-use futures::stream::{self, StreamExt};
-use tracing::{error, info, warn};
+use accepted_core::webhook::DestinationPolicy;
+use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore, Timestamp};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use tracing::{error, warn};
 
 pub use record::Outcome;
 
@@ -62,6 +59,8 @@ pub struct Worker {
     pub result_inline_max_bytes: usize,
     /// Per job type: stop starting jobs whose downstream keeps failing, for a cool-down.
     pub breakers: breaker::CircuitBreakers,
+    /// Where callbacks of jobs requested on the queue may point.
+    pub destinations: DestinationPolicy,
 }
 
 impl Worker {
@@ -83,6 +82,7 @@ impl Worker {
                 failure_threshold: config.breaker_failures,
                 cool_down: config.breaker_cool_down,
             }),
+            destinations: config.destinations,
         }
     }
 
@@ -110,48 +110,16 @@ pub async fn handle_batch(
     deadline: Option<Timestamp>,
 ) -> SqsBatchResponse {
     let budget = run_budget(deadline, Timestamp::now());
-    let size = event.records.len();
-    let outcomes: Vec<(Option<String>, Outcome)> = stream::iter(event.records)
-        .map(|message| {
-            let worker = Arc::clone(worker);
-            let message_id = message.message_id.clone();
-            async move {
-                // Spawned so that a panic anywhere in the record's processing is contained.
-                let task = tokio::spawn(async move {
-                    let outcome = record::process(&worker, &message, budget).await;
-                    settle(&worker, &message, outcome).await
-                });
-                let outcome = task.await.unwrap_or_else(|err| {
-                    error!(message_id = message_id.as_deref().unwrap_or_default(), error = %err,
-                           "record processing panicked");
-                    Outcome::Retry {
-                        reason: "panicked",
-                        after: None,
-                    }
-                });
-                (message_id, outcome)
-            }
-        })
-        .buffer_unordered(worker.concurrency.max(1))
-        .collect()
-        .await;
-
-    let mut response = SqsBatchResponse::default();
-    for (message_id, outcome) in outcomes {
-        if let Outcome::Retry { .. } | Outcome::DeadLetter { .. } = outcome {
-            // A record without an id cannot be reported alone. An empty identifier makes
-            // Lambda treat the whole batch as failed, which is the only safe answer.
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id.unwrap_or_default();
-            response.batch_item_failures.push(failure);
+    let worker = Arc::clone(worker);
+    process_batch(event, worker.concurrency, move |message| {
+        let worker = Arc::clone(&worker);
+        async move {
+            let outcome = record::process(&worker, &message, budget).await;
+            let outcome = settle(&worker, &message, outcome).await;
+            !matches!(outcome, Outcome::Retry { .. } | Outcome::DeadLetter { .. })
         }
-    }
-    info!(
-        records = size,
-        failed = response.batch_item_failures.len(),
-        "batch processed"
-    );
-    response
+    })
+    .await
 }
 
 /// Carries out what the record's outcome asks of the queues: a backoff for a retry, a move
@@ -188,11 +156,7 @@ async fn set_aside(
 ) -> Outcome {
     let backoff = Outcome::Retry {
         reason,
-        after: Some(
-            worker
-                .retry
-                .delay(record::receive_count(message), worker.jitter),
-        ),
+        after: Some(worker.retry.delay(receive_count(message), worker.jitter)),
     };
     let Some(dead_letters) = &worker.dead_letters else {
         return backoff;
@@ -224,35 +188,7 @@ async fn set_aside(
     }
 }
 
-/// Received messages as Lambda's SQS event source presents them to the worker, for local
-/// pollers and tests that stand in for the event source mapping.
-pub fn sqs_event(messages: &[ReceivedMessage], event_source_arn: &str) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for m in messages {
-        let mut record = SqsMessage::default();
-        record.message_id = Some(m.message_id.clone());
-        record.receipt_handle = Some(m.receipt_handle.clone());
-        record.body = Some(m.body.clone());
-        record.event_source = Some("aws:sqs".to_owned());
-        record.event_source_arn = Some(event_source_arn.to_owned());
-        record.attributes.insert(
-            "ApproximateReceiveCount".to_owned(),
-            m.receive_count.to_string(),
-        );
-        record.attributes.insert(
-            "SentTimestamp".to_owned(),
-            m.sent_at.as_millis().to_string(),
-        );
-        for (name, value) in &m.attributes {
-            let mut attr = SqsMessageAttribute::default();
-            attr.string_value = Some(value.clone());
-            attr.data_type = Some("String".to_owned());
-            record.message_attributes.insert(name.clone(), attr);
-        }
-        event.records.push(record);
-    }
-    event
-}
+pub use accepted_core::batch::sqs_event;
 
 /// How long one handler may run: until shortly before the invocation's deadline. The lease
 /// does not bound it: heartbeats extend the lease while the handler runs.

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use accepted_core::batch::receive_count;
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::inbound::{self, Inbound, JobRequest};
 use accepted_core::jobs::JobFailure;
@@ -40,14 +41,6 @@ pub enum Outcome {
 
 /// Extra wait past a live lease's end before trying to take the job over.
 const LEASE_MARGIN: Duration = Duration::from_secs(1);
-
-pub(crate) fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1)
-}
 
 pub(crate) async fn process(worker: &Worker, message: &SqsMessage, budget: Duration) -> Outcome {
     let message_id = message.message_id.clone().unwrap_or_default();
@@ -106,6 +99,7 @@ async fn accept_request(worker: &Worker, request: JobRequest) -> Result<JobMessa
         &request.input,
         request.callback_url.as_deref(),
         &worker.registry,
+        worker.destinations,
     )
     .map_err(invalid)?;
     let fingerprint = fingerprint(

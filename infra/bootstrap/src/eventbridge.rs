@@ -45,3 +45,48 @@ pub(crate) async fn create_event_bus(
         ]),
     })
 }
+
+/// An event rule with queue targets. Returns the rule's physical resource.
+pub(crate) async fn create_rule(
+    client: &Client,
+    id: &str,
+    name: &str,
+    bus: &str,
+    pattern: &Value,
+    target_arns: &[(String, String)],
+) -> Result<Physical, BootstrapError> {
+    let pattern = serde_json::to_string(pattern)
+        .map_err(|e| unsupported(id, format!("event pattern: {e}")))?;
+    let arn = client
+        .put_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .map_err(|e| aws_error(id, DisplayErrorContext(e)))?
+        .rule_arn
+        .unwrap_or_default();
+    let targets = target_arns
+        .iter()
+        .map(|(target_id, arn)| {
+            aws_sdk_eventbridge::types::Target::builder()
+                .id(target_id)
+                .arn(arn)
+                .build()
+                .map_err(|e| unsupported(id, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    client
+        .put_targets()
+        .rule(name)
+        .event_bus_name(bus)
+        .set_targets(Some(targets))
+        .send()
+        .await
+        .map_err(|e| aws_error(id, DisplayErrorContext(e)))?;
+    Ok(Physical {
+        reference: name.to_owned(),
+        attributes: BTreeMap::from([("Arn".to_owned(), arn)]),
+    })
+}

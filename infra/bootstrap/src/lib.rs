@@ -1,5 +1,6 @@
-//! Creates the DynamoDB tables (with their streams), SQS queues, S3 buckets and EventBridge
-//! buses of `template.yaml` on an AWS emulator (moto
+//! Creates the DynamoDB tables (with their streams), SQS queues, S3 buckets, EventBridge
+//! buses and rules (queue targets), and Secrets Manager secrets of `template.yaml` on an AWS
+//! emulator (moto
 //! server, LocalStack), from the template itself, so local resources cannot drift from what
 //! `sam deploy` creates: same keys, indexes, TTL, queue attributes and redrive policy.
 //!
@@ -10,6 +11,7 @@
 mod dynamodb;
 mod eventbridge;
 mod s3;
+mod secrets;
 mod sqs;
 pub mod template;
 
@@ -129,6 +131,54 @@ pub async fn bootstrap(
             let url = &queues[id];
             sqs::set_redrive_policy(&sqs, template, id, url, redrive, &resolved, prefix).await?;
         }
+    }
+
+    let secrets_client = aws_sdk_secretsmanager::Client::new(sdk);
+    for (id, props) in template.resources_of_type("AWS::SecretsManager::Secret") {
+        let name = format!("{prefix}-{id}");
+        let physical = secrets::create_secret(&secrets_client, &id, &name, &props).await?;
+        resolved.insert(id, physical);
+    }
+
+    // Rules last: they name buses and target queues.
+    for (id, props) in template.resources_of_type("AWS::Events::Rule") {
+        let name = format!("{prefix}-{id}");
+        let mut bus = None;
+        let mut pattern = None;
+        let mut targets = Vec::new();
+        for (key, value) in &props {
+            match key.as_str() {
+                Some("Description") => {}
+                Some("EventBusName") => bus = Some(template.resolve(value, &resolved, prefix)?),
+                Some("EventPattern") => pattern = Some(value.clone()),
+                Some("Targets") => {
+                    for target in value.as_sequence().into_iter().flatten() {
+                        let field = |f: &str| {
+                            target
+                                .get(f)
+                                .ok_or_else(|| unsupported(&id, format!("a target needs {f}")))
+                        };
+                        let target_id = template.resolve(field("Id")?, &resolved, prefix)?;
+                        let arn = template.resolve(field("Arn")?, &resolved, prefix)?;
+                        if target.as_mapping().is_some_and(|m| m.len() > 2) {
+                            return Err(unsupported(&id, "targets take only Id and Arn"));
+                        }
+                        targets.push((target_id, arn));
+                    }
+                }
+                other => {
+                    return Err(unsupported(
+                        &id,
+                        format!("rule property {other:?} is not supported"),
+                    ))
+                }
+            }
+        }
+        let bus = bus.ok_or_else(|| unsupported(&id, "a rule needs EventBusName"))?;
+        let pattern = pattern.ok_or_else(|| unsupported(&id, "a rule needs EventPattern"))?;
+        let physical =
+            eventbridge::create_rule(&events, &id, &name, &bus, &pattern, &targets).await?;
+        resolved.insert(id, physical);
     }
 
     Ok(Stack {

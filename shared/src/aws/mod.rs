@@ -1,6 +1,7 @@
 //! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](crate::ports::JobStore), SQS
 //! for the [`JobQueue`](crate::ports::JobQueue), EventBridge for the
-//! [`EventPublisher`](crate::ports::EventPublisher) (feature `eventbridge`).
+//! [`EventPublisher`](crate::ports::EventPublisher) (feature `eventbridge`), S3 for results
+//! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`).
 //!
 //! Clients come from the standard AWS configuration chain, so `AWS_ENDPOINT_URL` (or
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS`) points them at moto server or LocalStack with no
@@ -12,6 +13,8 @@ mod eventbridge;
 pub mod item;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "secretsmanager")]
+mod secrets;
 mod sqs;
 
 pub use dynamodb::DynamoJobStore;
@@ -19,6 +22,8 @@ pub use dynamodb::DynamoJobStore;
 pub use eventbridge::EventBridgePublisher;
 #[cfg(feature = "s3")]
 pub use s3::S3ResultStore;
+#[cfg(feature = "secretsmanager")]
+pub use secrets::{secret_provider, SecretsManagerSecret};
 pub use sqs::SqsJobQueue;
 
 /// Loads the shared AWS configuration once, at cold start.

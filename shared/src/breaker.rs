@@ -1,13 +1,14 @@
-//! Circuit breakers, one per job type: when a type's downstream keeps failing, stop sending
-//! it work for a while instead of burning attempts and hammering it.
+//! Circuit breakers, one per downstream (a job type for the worker, a destination for webhook
+//! delivery): when a downstream keeps failing, stop sending it work for a while instead of
+//! burning attempts and hammering it.
 //!
-//! Closed: jobs run; `failure_threshold` retryable failures in a row open the breaker.
-//! Open: jobs of the type are not started; their messages come back when the cool-down ends
-//! (they are delayed, not failed, and spend no attempt). Half-open: after the cool-down one
-//! job runs as a probe; its success closes the breaker, its failure opens it again.
+//! Closed: work goes through; `failure_threshold` failures in a row open the breaker.
+//! Open: nothing is sent; the callers delay their messages until the cool-down ends.
+//! Half-open: after the cool-down one call goes through as a probe; its success closes the
+//! breaker, its failure opens it again.
 //!
-//! The state lives in the worker process, so each Lambda instance learns on its own; the
-//! number of instances is bounded by the event source's maximum concurrency.
+//! The state lives in the process, so each Lambda instance learns on its own; the number of
+//! instances is bounded by the event source's maximum concurrency.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,17 +62,17 @@ impl CircuitBreakers {
             .any(|s| !matches!(s, State::Closed { .. }))
     }
 
-    /// `Ok` when a job of `job_type` may run now (possibly as the half-open probe), or how
+    /// `Ok` when a call to `key` may go ahead now (possibly as the half-open probe), or how
     /// long to wait before asking again.
-    pub fn admit(&self, job_type: &str, now: Instant) -> Result<(), Duration> {
+    pub fn admit(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut states = self.states();
-        match states.get(job_type).copied() {
+        match states.get(key).copied() {
             None | Some(State::Closed { .. }) => Ok(()),
             Some(State::Open { until } | State::HalfOpen { until }) if now >= until => {
                 let probe = State::HalfOpen {
                     until: now + self.settings.cool_down,
                 };
-                states.insert(job_type.to_owned(), probe);
+                states.insert(key.to_owned(), probe);
                 Ok(())
             }
             // Open, or a probe is out: the others wait.
@@ -79,12 +80,12 @@ impl CircuitBreakers {
         }
     }
 
-    /// Records how a job of `job_type` went: `healthy` is false for failures that point at a
+    /// Records how a call to `key` went: `healthy` is false for failures that point at a
     /// downstream (retryable failures, timeouts).
-    pub fn record(&self, job_type: &str, healthy: bool, now: Instant) {
+    pub fn record(&self, key: &str, healthy: bool, now: Instant) {
         let mut states = self.states();
         let state = states
-            .entry(job_type.to_owned())
+            .entry(key.to_owned())
             .or_insert(State::Closed { failures: 0 });
         let open = State::Open {
             until: now + self.settings.cool_down,

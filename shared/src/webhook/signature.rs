@@ -5,6 +5,10 @@
 //! [`sign`] is what the sender does; [`verify`] is for receivers: it rejects missing, empty or
 //! truncated signatures and timestamps outside the tolerance (replays), and compares in
 //! constant time. The secret never appears in `Debug` output.
+//!
+//! Each owner signs with a key of its own, derived from the deployment's master secret
+//! ([`WebhookSecret::for_owner`]), so one tenant's key cannot forge deliveries to another's
+//! receiver; an owner fetches its key from `GET /webhook-secret`.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -43,7 +47,35 @@ pub enum WebhookError {
     NoMatchingSignature,
 }
 
+/// Domain separation for per-owner keys; a new derivation gets a new label.
+const OWNER_KEY_LABEL: &[u8] = b"accepted.webhook.owner-key.v1:";
+
 impl WebhookSecret {
+    /// A new random secret of 32 bytes, from the operating system's generator.
+    pub fn generate() -> Self {
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(bytes)
+    }
+
+    /// The key `owner`'s deliveries are signed with: HMAC-SHA256 of the owner under this
+    /// (master) secret. Deterministic, so every function derives the same key without storing
+    /// one per owner; rotating the master rotates every owner's key.
+    pub fn for_owner(&self, owner: &str) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(OWNER_KEY_LABEL);
+        mac.update(owner.as_bytes());
+        Self(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// The `whsec_<base64>` form receivers configure. Only for the owner's own key, never
+    /// for logs.
+    pub fn reveal(&self) -> String {
+        format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.0))
+    }
+
     pub fn parse(text: &str) -> Result<Self, WebhookError> {
         let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
         let bytes = STANDARD
@@ -142,6 +174,26 @@ mod tests {
             timestamp: Some(timestamp),
             signature: Some(signature),
         }
+    }
+
+    #[test]
+    fn owner_keys_are_stable_distinct_and_round_trip() {
+        let master = secret();
+        let a = master.for_owner("alice");
+        assert_eq!(a, master.for_owner("alice"));
+        assert_ne!(a, master.for_owner("bob"));
+        assert_ne!(a, master);
+        assert_eq!(WebhookSecret::parse(&a.reveal()), Ok(a.clone()));
+        assert_eq!(format!("{a:?}"), "WebhookSecret(redacted)");
+        assert_ne!(WebhookSecret::generate(), WebhookSecret::generate());
+        let body = b"{}";
+        let ts = TIMESTAMP.to_string();
+        let signed_for_bob = sign(&master.for_owner("bob"), ID, TIMESTAMP, body);
+        assert_eq!(
+            verify(&a, headers(ID, &ts, &signed_for_bob), body, TIMESTAMP, 300),
+            Err(WebhookError::NoMatchingSignature),
+            "one owner's key does not verify another's deliveries"
+        );
     }
 
     #[test]

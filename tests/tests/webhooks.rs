@@ -1,0 +1,383 @@
+//! Webhook delivery on moto: the template's rule routes terminal events to the webhook queue,
+//! the `webhooks` function POSTs them to a real receiver on 127.0.0.1, signed with the
+//! owner's key from the template's Secrets Manager secret; retries are scheduled on the real
+//! queue by visibility, and deliveries that end unsuccessfully land on its dead-letter queue.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accepted_core::aws::{secret_provider, EventBridgePublisher, SqsJobQueue};
+use accepted_core::config::WebhookConfig;
+use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
+use accepted_core::message::DEAD_LETTER_REASON;
+use accepted_core::webhook::delivery::WebhookPayload;
+use accepted_core::webhook::https::HttpsTransport;
+use accepted_core::webhook::{verify, WebhookHeaders, WebhookSecret};
+use accepted_core::{JobQueue, QueueConsumer, ReceivedMessage};
+use accepted_events::{handle_records, Publisher};
+use accepted_tests::receiver::{Answer, Received, Receiver};
+use accepted_tests::streams::StreamReader;
+use accepted_tests::TestStack;
+use accepted_webhooks::{handle_batch, Deliverer};
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+
+/// The template's stack, with callbacks to 127.0.0.1 allowed (development policy).
+async fn stack() -> TestStack {
+    TestStack::with_registry(
+        accepted_core::jobs::JobRegistry::builtin(),
+        &[("ACCEPTED_INSECURE_CALLBACKS", "true")],
+    )
+    .await
+}
+
+struct Rig {
+    deliverer: Arc<Deliverer>,
+    queue: SqsJobQueue,
+    queue_url: String,
+    dead_letters: SqsJobQueue,
+}
+
+/// The webhooks function as the template configures it, with `overrides`.
+async fn rig(t: &TestStack, overrides: &[(&str, &str)]) -> Rig {
+    let mut env: HashMap<String, String> = t.stack.env.clone().into_iter().collect();
+    env.insert("ACCEPTED_INSECURE_CALLBACKS".into(), "true".into());
+    for (k, v) in overrides {
+        env.insert((*k).into(), (*v).into());
+    }
+    let config = WebhookConfig::from_lookup(|k| env.get(k).cloned()).expect("webhook config");
+    let queue = SqsJobQueue::from_sdk_config(&t.sdk, &config.queue_url);
+    let dlq_url = config
+        .dead_letter_queue_url
+        .clone()
+        .expect("WEBHOOK_DLQ_URL");
+    let dead_letters = SqsJobQueue::from_sdk_config(&t.sdk, &dlq_url);
+    let transport = HttpsTransport::new(config.destinations, config.timeout).expect("transport");
+    let secrets = secret_provider(&t.sdk, &config.secret).expect("secret");
+    let mut deliverer = Deliverer::new(Arc::new(transport), secrets, &config)
+        .with_queue(Arc::new(queue.clone()))
+        .with_dead_letter_queue(Arc::new(dead_letters.clone()));
+    deliverer.jitter = || 0.5; // the schedule's delays exactly
+    Rig {
+        deliverer: Arc::new(deliverer),
+        queue_url: config.queue_url.clone(),
+        queue,
+        dead_letters,
+    }
+}
+
+/// One poll of the event source mapping on the webhook queue; the number of messages handled.
+async fn poll(t: &TestStack, rig: &Rig) -> usize {
+    let messages: Vec<ReceivedMessage> = t.receive(&rig.queue, 10).await;
+    if messages.is_empty() {
+        return 0;
+    }
+    let event = accepted_worker::sqs_event(&messages, &rig.queue_url);
+    let response = handle_batch(&rig.deliverer, event).await;
+    for m in &messages {
+        let failed = response
+            .batch_item_failures
+            .iter()
+            .any(|f| f.item_identifier == m.message_id);
+        if !failed {
+            rig.queue.delete(&m.receipt_handle).await.expect("delete");
+        }
+    }
+    messages.len()
+}
+
+/// Polls until `done` holds or `limit` passes.
+async fn poll_until(t: &TestStack, rig: &Rig, limit: Duration, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() && start.elapsed() < limit {
+        poll(t, rig).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs jobs to their end, then publishes their events once from the table's stream to the
+/// bus, from which the template's rule routes terminal events to the webhook queue.
+async fn run_and_publish(t: &TestStack, bodies: &[Value]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for body in bodies {
+        let (res, job) = t.post_job(body, &[]).await;
+        assert_eq!(res.status(), 202, "{job}");
+        ids.push(job["id"].as_str().expect("id").to_owned());
+    }
+    t.drain(10).await;
+    let publisher = Publisher {
+        publisher: Arc::new(EventBridgePublisher::from_sdk_config(
+            &t.sdk,
+            t.config.require_event_bus().expect("bus"),
+        )),
+        source: DEFAULT_SOURCE.to_owned(),
+    };
+    let stream = StreamReader::new(t).await.all().await;
+    let response = handle_records(&publisher, stream).await;
+    assert!(response.batch_item_failures.is_empty());
+    ids
+}
+
+/// A lifecycle event put on the webhook queue directly, as the rule would.
+async fn enqueue_event(rig: &Rig, callback_url: &str, owner: &str) -> CloudEvent {
+    let id = format!("job-{}", uuid::Uuid::new_v4());
+    let event = CloudEvent {
+        specversion: "1.0".into(),
+        id: format!("{id}.1.completed"),
+        source: DEFAULT_SOURCE.into(),
+        event_type: "accepted.job.completed".into(),
+        subject: id.clone(),
+        time: accepted_core::Timestamp::now(),
+        datacontenttype: "application/json".into(),
+        correlationid: "corr-webhook".into(),
+        dataversion: "1".into(),
+        owner: Some(owner.into()),
+        data: json!({"id": id, "status": "completed", "callback_url": callback_url}),
+    };
+    rig.queue
+        .send_raw(&serde_json::to_string(&event).unwrap(), &[])
+        .await
+        .expect("send");
+    event
+}
+
+async fn owners_key(t: &TestStack, owner: &str) -> WebhookSecret {
+    let (res, body) = t
+        .call(Method::GET, "/webhook-secret", &[], Some(owner))
+        .await;
+    assert_eq!(res.status(), 200, "{body}");
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    WebhookSecret::parse(body["secret"].as_str().expect("secret")).expect("whsec_ key")
+}
+
+fn verifies(key: &WebhookSecret, r: &Received) -> bool {
+    let headers = WebhookHeaders {
+        id: r.header("webhook-id"),
+        timestamp: r.header("webhook-timestamp"),
+        signature: r.header("webhook-signature"),
+    };
+    let now = accepted_core::Timestamp::now().as_secs();
+    verify(key, headers, &r.body, now, 300).is_ok()
+}
+
+async fn dead_letter_reasons(t: &TestStack, rig: &Rig) -> Vec<String> {
+    t.receive(&rig.dead_letters, 10)
+        .await
+        .into_iter()
+        .map(|m| {
+            m.attributes
+                .get(DEAD_LETTER_REASON)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_finished_jobs_owner_receives_one_signed_webhook_per_terminal_state() {
+    let t = stack().await;
+    let rig = rig(&t, &[]).await;
+    let receiver = Receiver::start().await;
+    let url = receiver.url("/hooks/jobs?token=abc");
+    let ids = run_and_publish(
+        &t,
+        &[
+            json!({"type": "demo.sleep", "input": {"duration_ms": 1}, "callback_url": url}),
+            json!({"type": "demo.sleep", "callback_url": url,
+                   "input": {"duration_ms": 1, "fail_attempts": 1, "failure": "permanent"}}),
+            json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+        ],
+    )
+    .await;
+    let (done, failed) = (&ids[0], &ids[1]);
+
+    poll_until(&t, &rig, Duration::from_secs(10), || {
+        receiver.received().len() >= 2
+    })
+    .await;
+    poll(&t, &rig).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one per terminal job with a callback");
+
+    let key = owners_key(&t, "anonymous").await;
+    let other = owners_key(&t, "someone-else").await;
+    for r in &received {
+        assert_eq!(r.path, "/hooks/jobs");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(verifies(&key, r), "signed with the owner's key");
+        assert!(!verifies(&other, r), "not with another owner's");
+        let payload: WebhookPayload = serde_json::from_slice(&r.body).unwrap();
+        let job = payload.data["id"].as_str().unwrap().to_owned();
+        let stored = t.stored(&job).await;
+        assert_eq!(
+            r.header("x-correlation-id"),
+            Some(stored.correlation_id.as_str())
+        );
+        let expected = if job == *done {
+            ("accepted.job.completed", "completed")
+        } else {
+            assert_eq!(job, *failed);
+            ("accepted.job.failed", "failed")
+        };
+        assert_eq!(
+            (payload.event_type.as_str(), payload.data["status"].as_str()),
+            (expected.0, Some(expected.1))
+        );
+        assert_eq!(
+            r.header("webhook-id"),
+            Some(format!("{job}.1.{}", expected.1).as_str()),
+            "the webhook id is the event id"
+        );
+    }
+    assert_eq!(
+        t.queue_depth(&rig.queue_url).await,
+        (0, 0),
+        "delivered and deleted"
+    );
+}
+
+#[tokio::test]
+async fn retries_follow_the_schedule_honour_retry_after_and_keep_their_id() {
+    let t = stack().await;
+    let rig = rig(&t, &[("WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s")]).await;
+    let receiver = Receiver::start().await;
+    receiver
+        .then(Answer::status(503).retry_after("3"))
+        .then(Answer::status(500))
+        .then(Answer::status(200));
+    enqueue_event(&rig, &receiver.url("/h"), "owner-a").await;
+
+    poll_until(&t, &rig, Duration::from_secs(15), || {
+        receiver.received().len() >= 3
+    })
+    .await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    let first_wait = received[1].at - received[0].at;
+    assert!(
+        first_wait >= Duration::from_millis(2_900),
+        "Retry-After: 3 holds the next attempt back (waited {first_wait:?})"
+    );
+    let second_wait = received[2].at - received[1].at;
+    assert!(
+        second_wait >= Duration::from_millis(900),
+        "then the schedule's 1 s (waited {second_wait:?})"
+    );
+    let ids: Vec<_> = received.iter().map(|r| r.header("webhook-id")).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "one id across attempts");
+    let key = owners_key(&t, "owner-a").await;
+    assert!(
+        received.iter().all(|r| verifies(&key, r)),
+        "each attempt signed afresh"
+    );
+    poll(&t, &rig).await;
+    assert_eq!(t.queue_depth(&rig.queue_url).await, (0, 0));
+    assert!(dead_letter_reasons(&t, &rig).await.is_empty());
+}
+
+#[tokio::test]
+async fn gone_ends_a_delivery_and_an_exhausted_one_is_set_aside() {
+    let t = stack().await;
+    let rig = rig(&t, &[("WEBHOOK_RETRY_SCHEDULE", "1s")]).await;
+    let gone = Receiver::start().await;
+    gone.always(Answer::status(410));
+    let broken = Receiver::start().await;
+    broken.always(Answer::status(500));
+    enqueue_event(&rig, &gone.url("/h"), "o").await;
+    enqueue_event(&rig, &broken.url("/h"), "o").await;
+
+    poll_until(&t, &rig, Duration::from_secs(10), || {
+        broken.received().len() >= 2
+    })
+    .await;
+    poll(&t, &rig).await;
+    assert_eq!(gone.received().len(), 1, "410: never again");
+    assert_eq!(broken.received().len(), 2, "the schedule's two attempts");
+    assert_eq!(dead_letter_reasons(&t, &rig).await, ["attempts_exhausted"]);
+    assert_eq!(t.queue_depth(&rig.queue_url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_failing_destination_opens_its_breaker_and_others_are_unaffected() {
+    let t = stack().await;
+    let rig = rig(
+        &t,
+        &[
+            ("WEBHOOK_RETRY_SCHEDULE", "1s,1s"),
+            ("WEBHOOK_BREAKER_FAILURES", "2"),
+            ("WEBHOOK_BREAKER_COOL_DOWN_MS", "60000"),
+            // One at a time: deliveries of one batch run concurrently, and all would be
+            // under way before the first failure is known.
+            ("WEBHOOK_CONCURRENCY", "1"),
+        ],
+    )
+    .await;
+    let down = Receiver::start().await;
+    down.always(Answer::status(502));
+    let healthy = Receiver::start().await;
+    for _ in 0..4 {
+        enqueue_event(&rig, &down.url("/h"), "o").await;
+    }
+    enqueue_event(&rig, &healthy.url("/h"), "o").await;
+    for _ in 0..3 {
+        poll(&t, &rig).await;
+    }
+    assert_eq!(
+        down.received().len(),
+        2,
+        "after two failures the breaker holds the rest back"
+    );
+    assert_eq!(healthy.received().len(), 1);
+}
+
+#[tokio::test]
+async fn non_public_destinations_are_refused_at_delivery() {
+    let t = stack().await;
+    // The production policy: no http, no loopback.
+    let rig = rig(&t, &[("ACCEPTED_INSECURE_CALLBACKS", "false")]).await;
+    let receiver = Receiver::start().await;
+    let port = receiver.base_url.rsplit(':').next().unwrap().to_owned();
+    enqueue_event(&rig, &format!("https://127.0.0.1:{port}/h"), "o").await;
+    enqueue_event(&rig, &format!("https://localhost:{port}/h"), "o").await;
+    enqueue_event(&rig, "https://169.254.169.254/latest/meta-data/", "o").await;
+    poll(&t, &rig).await;
+    assert!(receiver.received().is_empty(), "nothing reached loopback");
+    let mut reasons = dead_letter_reasons(&t, &rig).await;
+    reasons.sort();
+    assert_eq!(reasons, ["destination_refused"; 3]);
+}
+
+#[tokio::test]
+async fn a_slow_receiver_times_out_and_unreadable_messages_are_set_aside() {
+    let t = stack().await;
+    let rig = rig(
+        &t,
+        &[
+            ("WEBHOOK_TIMEOUT_MS", "300"),
+            ("WEBHOOK_RETRY_SCHEDULE", "1s"),
+        ],
+    )
+    .await;
+    let slow = Receiver::start().await;
+    slow.then(Answer::status(200).after(Duration::from_secs(2)));
+    enqueue_event(&rig, &slow.url("/h"), "o").await;
+    rig.queue.send_raw("{not json", &[]).await.unwrap();
+    let started = Instant::now();
+    poll(&t, &rig).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1_900),
+        "the attempt was cut short"
+    );
+    assert_eq!(dead_letter_reasons(&t, &rig).await, ["not_an_event"]);
+    poll_until(&t, &rig, Duration::from_secs(8), || {
+        slow.received().len() >= 2
+    })
+    .await;
+    assert_eq!(slow.received().len(), 2, "the timed-out attempt is retried");
+}
