@@ -12,6 +12,7 @@ use accepted_core::embedded::{
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
 
 use crate::cli::BackendKind;
+use crate::webhooks::{LocalWebhooks, WebhookSetupError};
 
 pub struct Backend {
     pub config: Config,
@@ -29,6 +30,8 @@ pub struct Backend {
     pub events: Option<(EventOutbox, JsonLinesSink)>,
     /// Where results too large for the job item go: files, or the S3 bucket.
     pub results: Option<Arc<dyn ResultStore>>,
+    /// The embedded webhook queue and master secret.
+    pub webhooks: Option<LocalWebhooks>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,8 @@ pub enum BackendError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Webhooks(#[from] WebhookSetupError),
 }
 
 /// The embedded queue's name, also used in its stand-in ARN.
@@ -46,14 +51,18 @@ pub async fn build(
     kind: BackendKind,
     data_dir: &Path,
     visibility_timeout: std::time::Duration,
+    insecure_callbacks: bool,
 ) -> Result<Backend, BackendError> {
+    // `--insecure-callbacks` sets what ACCEPTED_INSECURE_CALLBACKS would.
+    let lookup = |k: &str| match k {
+        "ACCEPTED_INSECURE_CALLBACKS" if insecure_callbacks => Some("true".to_owned()),
+        _ => std::env::var(k).ok(),
+    };
     match kind {
         BackendKind::Embedded => {
             // The embedded backend has one table; JOBS_TABLE only names it in logs.
             let config = Config::from_lookup(|k| {
-                std::env::var(k)
-                    .ok()
-                    .or_else(|| (k == "JOBS_TABLE").then(|| "embedded".to_owned()))
+                lookup(k).or_else(|| (k == "JOBS_TABLE").then(|| "embedded".to_owned()))
             })?;
             let path = data_dir.join("accepted.sqlite3");
             let db = Database::open(&path)?;
@@ -72,9 +81,11 @@ pub async fn build(
                 EventOutbox::new(db.clone()),
                 JsonLinesSink::new(data_dir.join("events.jsonl")),
             );
+            let webhooks = LocalWebhooks::open(db.clone(), data_dir)?;
             Ok(Backend {
                 config,
                 events: Some(events),
+                webhooks: Some(webhooks),
                 results: Some(Arc::new(FileResultStore::new(data_dir))),
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
@@ -87,7 +98,7 @@ pub async fn build(
             })
         }
         BackendKind::Aws => {
-            let config = Config::from_env()?;
+            let config = Config::from_lookup(lookup)?;
             let sdk = load_config().await;
             let queue_url = config.require_queue_url()?.to_owned();
             let queue = Arc::new(SqsJobQueue::from_sdk_config(&sdk, &queue_url));
@@ -109,6 +120,7 @@ pub async fn build(
                     config.table_name
                 ),
                 events: None,
+                webhooks: None,
                 results: config.results_bucket.as_ref().map(|bucket| {
                     Arc::new(S3ResultStore::from_sdk_config(&sdk, bucket)) as Arc<dyn ResultStore>
                 }),

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCEPTED_VISIBILITY_TIMEOUT", default_value_t = 180,
           value_parser = clap::value_parser!(u64).range(1..=43_200))]
     pub visibility_timeout_secs: u64,
+    /// Development only: allow `http` callback URLs and private or loopback addresses, so a
+    /// receiver on this machine can get webhooks. Never on a server others can reach.
+    #[arg(long, env = "ACCEPTED_INSECURE_CALLBACKS")]
+    pub insecure_callbacks: bool,
     /// The worker function's timeout in seconds, as in template.yaml.
     #[arg(long, env = "ACCEPTED_WORKER_TIMEOUT", default_value_t = 30)]
     pub worker_timeout_secs: u64,

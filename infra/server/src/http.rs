@@ -39,6 +39,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/jobs", any(jobs))
         .route("/jobs/{id}", any(job))
         .route("/jobs/{id}/result", any(job))
+        .route("/webhook-secret", any(webhook_secret))
         .fallback(not_found)
         .with_state(api)
 }
@@ -67,6 +68,16 @@ async fn job(
         "/jobs/{id}"
     };
     let res = match to_lambda(req, route, Some(id)).await {
+        Ok(req) => accepted_status::handle(&api.status, req).await,
+        Err(res) => res,
+    };
+    finish(res, &method, &path, started)
+}
+
+async fn webhook_secret(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let res = match to_lambda(req, "/webhook-secret", None).await {
         Ok(req) => accepted_status::handle(&api.status, req).await,
         Err(res) => res,
     };

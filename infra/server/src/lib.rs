@@ -6,12 +6,15 @@ pub mod backend;
 pub mod cli;
 pub mod http;
 pub mod poller;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::jobs::JobRegistry;
+use accepted_core::webhook::route::{FanOut, WebhookRoute};
+use accepted_core::EventPublisher;
 use accepted_status::Status;
 use accepted_submit::Submit;
 use accepted_worker::Worker;
@@ -38,6 +41,19 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The status function with what the backend offers: stored results, webhook keys.
+fn status(backend: &backend::Backend) -> Status {
+    let mut status = Status::new(Arc::clone(&backend.store), &backend.config);
+    if let Some(results) = &backend.results {
+        status = status.with_results(Arc::clone(results));
+    }
+    if let Some(webhooks) = &backend.webhooks {
+        let secret = accepted_core::webhook::secrets::LiteralSecret(webhooks.master.clone());
+        status = status.with_webhook_secrets(Arc::new(secret));
+    }
+    status
+}
+
 /// Serves until `shutdown` resolves, then stops taking requests and batches, and finishes
 /// what is in flight: an accepted job is either processed or still queued for the next start.
 pub async fn serve(
@@ -48,8 +64,12 @@ pub async fn serve(
         args.backend,
         &args.data_dir,
         Duration::from_secs(args.visibility_timeout_secs),
+        args.insecure_callbacks,
     )
     .await?;
+    if backend.config.destinations.insecure {
+        tracing::warn!("insecure callbacks: http and private addresses allowed (development only)");
+    }
     let registry = JobRegistry::builtin();
     let api = Arc::new(http::Api {
         submit: Submit::new(
@@ -58,11 +78,7 @@ pub async fn serve(
             registry.clone(),
             &backend.config,
         ),
-        status: match &backend.results {
-            Some(results) => Status::new(Arc::clone(&backend.store), &backend.config)
-                .with_results(Arc::clone(results)),
-            None => Status::new(Arc::clone(&backend.store), &backend.config),
-        },
+        status: status(&backend),
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));
@@ -133,9 +149,33 @@ pub async fn serve(
         }
     }));
 
-    // Lifecycle events: the embedded store's outbox relayed to a JSON-lines file.
+    // Webhooks: the real delivery function on the embedded webhook queue.
+    let mut route: Option<Arc<dyn EventPublisher>> = None;
+    if let Some(webhooks) = &backend.webhooks {
+        let deliverer = webhooks
+            .deliverer(backend.config.destinations)
+            .map_err(backend::BackendError::from)?;
+        route = Some(Arc::new(WebhookRoute::new(webhooks.queue.clone())));
+        pollers.push(tokio::spawn(poller::run(
+            webhooks.queue.clone(),
+            Arc::new(Arc::new(deliverer)),
+            poller::PollerSettings {
+                batch_size: 10,
+                batch_window: Duration::ZERO,
+                max_concurrency: 1,
+                function_timeout: Duration::from_secs(args.worker_timeout_secs),
+                queue_arn: format!("arn:accepted:embedded:local:{}", webhooks::WEBHOOK_QUEUE),
+            },
+            stop_tx.subscribe(),
+        )));
+    }
+
+    // Lifecycle events: the embedded store's outbox relayed to a JSON-lines file (and to the
+    // webhook queue).
     if let Some((outbox, sink)) = backend.events.clone() {
         info!(path = %sink.path().display(), "lifecycle events relayed to a JSON-lines file");
+        let sink: Arc<dyn EventPublisher> = Arc::new(sink);
+        let sink = FanOut(vec![sink].into_iter().chain(route).collect());
         let mut relay_stop = stop_tx.subscribe();
         pollers.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(RELAY_EVERY);

@@ -44,6 +44,16 @@ impl BatchFunction for accepted_dlq::DeadLetters {
     }
 }
 
+#[async_trait]
+impl BatchFunction for Arc<accepted_webhooks::Deliverer> {
+    fn name(&self) -> &'static str {
+        "webhooks"
+    }
+    async fn invoke(&self, event: SqsEvent, _deadline: Timestamp) -> SqsBatchResponse {
+        accepted_webhooks::handle_batch(self, event).await
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PollerSettings {
     pub batch_size: u32,

@@ -2,109 +2,22 @@
 //! backend) — query strings, long polls, cancelling, results, listing, and the lifecycle events
 //! the server writes to its JSON-lines sink.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{call, finished, submit, Server};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &std::path::Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .args(["--batch-window-ms", "20"])
-            // Heartbeats every third of a second carry a cancel request to the handler.
-            .env("LEASE_SECONDS", "1")
-            .env("PROGRESS_INTERVAL_MS", "50")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("accepted starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        for line in lines.by_ref() {
-            if line.expect("readable log").contains("\"listening\"") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Answer {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: Value,
-}
-
-fn call(method: &str, url: &str, body: Option<&Value>) -> Answer {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut res = match (method, body) {
-        ("POST", Some(body)) => agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body.to_string()),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("PUT", _) => agent.put(url).send_empty(),
-        _ => agent.get(url).call(),
-    }
-    .expect("request");
-    let text = res.body_mut().read_to_string().unwrap_or_default();
-    Answer {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
-
-fn submit(base: &str, body: Value) -> String {
-    let answer = call("POST", &format!("{base}/jobs"), Some(&body));
-    assert_eq!(answer.status, 202, "{}", answer.body);
-    answer.body["id"].as_str().expect("id").to_owned()
-}
-
-/// Long-polls until the job is finished.
-fn finished(base: &str, id: &str) -> Value {
-    for _ in 0..30 {
-        let answer = call("GET", &format!("{base}/jobs/{id}?wait=2"), None);
-        assert_eq!(answer.status, 200);
-        if ["completed", "failed", "cancelled"].contains(&answer.body["status"].as_str().unwrap()) {
-            return answer.body;
-        }
-    }
-    panic!("job {id} never finished");
-}
-
 #[test]
 fn the_job_resource_over_http() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path());
+    // Heartbeats every third of a second carry a cancel request to the handler.
+    let server = Server::start(
+        dir.path(),
+        &[],
+        &[("LEASE_SECONDS", "1"), ("PROGRESS_INTERVAL_MS", "50")],
+    );
     let base = server.base.as_str();
 
     // A job that runs to completion: its result route serves the report.
