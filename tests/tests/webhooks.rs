@@ -381,3 +381,36 @@ async fn a_slow_receiver_times_out_and_unreadable_messages_are_set_aside() {
     .await;
     assert_eq!(slow.received().len(), 2, "the timed-out attempt is retried");
 }
+
+#[tokio::test]
+async fn a_crash_after_the_post_repeats_the_delivery_with_the_same_id() {
+    let t = stack().await;
+    let rig = rig(&t, &[]).await;
+    let receiver = Receiver::start().await;
+    enqueue_event(&rig, &receiver.url("/h"), "o").await;
+
+    // The function posts, then dies before its answer reaches the event source: the message
+    // is neither deleted nor settled, and comes back when its visibility runs out.
+    let messages = t.receive(&rig.queue, 10).await;
+    assert_eq!(messages.len(), 1);
+    let event = accepted_worker::sqs_event(&messages, &rig.queue_url);
+    let step = accepted_webhooks::deliver(&rig.deliverer, &event.records[0]).await;
+    assert_eq!(step, accepted_webhooks::Step::Done("delivered"));
+    rig.queue
+        .change_visibility(&messages[0].receipt_handle, Duration::ZERO)
+        .await
+        .expect("visibility runs out");
+
+    poll_until(&t, &rig, Duration::from_secs(5), || {
+        receiver.received().len() >= 2
+    })
+    .await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "delivered again: at least once");
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id"),
+        "the receiver deduplicates on the id"
+    );
+    assert_eq!(t.queue_depth(&rig.queue_url).await, (0, 0));
+}
