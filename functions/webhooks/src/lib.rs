@@ -26,6 +26,8 @@ use tracing::{error, info, warn};
 
 /// How long a delivery waits when the secret cannot be read (our fault, not the receiver's).
 const SECRET_RETRY: Duration = Duration::from_secs(30);
+/// SQS message attributes are small; a transport error's chain can be long.
+const MAX_DETAIL_CHARS: usize = 512;
 
 pub struct Deliverer {
     pub transport: Arc<dyn WebhookTransport>,
@@ -242,6 +244,7 @@ async fn set_aside(
         };
     };
     let source_id = message.message_id.clone().unwrap_or_default();
+    let detail: String = detail.chars().take(MAX_DETAIL_CHARS).collect();
     let attributes = [
         (DEAD_LETTER_REASON, reason),
         (DEAD_LETTER_DETAIL, detail.as_str()),
