@@ -2,6 +2,7 @@
 # Installs the tooling the tests need into project-local virtualenvs (idempotent):
 #   .local/venv      moto server, cargo-lambda, ziglang
 #   .local/venv-sam  aws-sam-cli and cfn-lint (own venv: SAM pins an older boto3 than moto)
+#   .local/node      @redocly/cli, the OpenAPI linter (npm)
 # Versions are pinned so a fresh machine gets what CI was measured with.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +14,7 @@ CARGO_LAMBDA_SPEC='cargo-lambda==1.9.2'
 ZIG_SPEC='ziglang==0.17.1'
 SAM_SPEC='aws-sam-cli==1.170.0'
 CFN_LINT_SPEC='cfn-lint==1.58.0'
+REDOCLY_SPEC='@redocly/cli@2.77.0'
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -40,5 +42,12 @@ if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   # sam build shells out to `cargo lambda` (and zig): give it the ones from the tooling venv.
   ln -sf "$local_dir/venv/bin/zig" "$local_dir/venv-sam/bin/zig"
   ln -sf "$local_dir/venv/bin/cargo-lambda" "$local_dir/venv-sam/bin/cargo-lambda"
+fi
+node_dir="$local_dir/node"
+if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$REDOCLY_SPEC" ]]; then
+  log "installing $REDOCLY_SPEC into $node_dir"
+  mkdir -p "$node_dir"
+  npm install --prefix "$node_dir" --no-audit --no-fund --silent "$REDOCLY_SPEC" >/dev/null
+  echo "$REDOCLY_SPEC" > "$node_dir/.installed"
 fi
 log "tooling ready in $local_dir"

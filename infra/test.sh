@@ -6,8 +6,9 @@
 #                                  created from template.yaml)
 #   2. tests/lambda/invoke.sh      the release bootstraps under cargo lambda's Runtime API
 #                                  emulator, invoked with the fixtures in events/
-#   3. template checks             sam validate --lint, cfn-lint, sam build
-# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 3.
+#   3. contract documents          redocly lint of api/openapi.yaml
+#   4. template checks             sam validate --lint, cfn-lint, sam build
+# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 4.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -36,6 +37,10 @@ cargo test --workspace --locked
 
 log "Lambda runtime: bootstraps under cargo lambda, invoked with events/"
 "$root/tests/lambda/invoke.sh"
+
+log "contract documents: redocly lint api/openapi.yaml"
+REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+  "$root/.local/node/node_modules/.bin/redocly" lint api/openapi.yaml
 
 if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   log "template: sam validate --lint, cfn-lint, sam build"
