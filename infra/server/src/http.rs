@@ -40,6 +40,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/jobs/{id}", any(job))
         .route("/jobs/{id}/result", any(job))
         .route("/webhook-secret", any(webhook_secret))
+        .route("/openapi.json", axum::routing::get(openapi))
         .fallback(not_found)
         .with_state(api)
 }
@@ -82,6 +83,27 @@ async fn webhook_secret(State(api): State<Arc<Api>>, req: axum::extract::Request
         Err(res) => res,
     };
     finish(res, &method, &path, started)
+}
+
+/// The OpenAPI document the API is built to, as JSON (the repository keeps it as YAML).
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        let yaml: serde_json::Value =
+            serde_yaml::from_str(include_str!("../../../api/openapi.yaml")).ok()?;
+        serde_json::to_string(&yaml).ok()
+    });
+    match document {
+        Some(json) => Response::builder()
+            .header("content-type", "application/json")
+            .body(AxumBody::from(json.clone()))
+            .unwrap_or_default(),
+        None => from_lambda(problem_response(
+            &ApiError::Internal,
+            "/openapi.json",
+            &CorrelationId::generate(),
+        )),
+    }
 }
 
 async fn not_found(req: axum::extract::Request) -> Response {

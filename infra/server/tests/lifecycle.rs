@@ -20,6 +20,12 @@ fn the_job_resource_over_http() {
     );
     let base = server.base.as_str();
 
+    // The contract it is built to.
+    let openapi = call("GET", &format!("{base}/openapi.json"), None);
+    assert_eq!(openapi.status, 200);
+    assert_eq!(openapi.body["openapi"], "3.1.0");
+    assert!(openapi.body["paths"]["/jobs/{id}/result"]["get"].is_object());
+
     // A job that runs to completion: its result route serves the report.
     let csv = submit(
         base,
