@@ -365,7 +365,8 @@ async fn a_slow_receiver_times_out_and_unreadable_messages_are_set_aside() {
     )
     .await;
     let slow = Receiver::start().await;
-    slow.then(Answer::status(200).after(Duration::from_secs(2)));
+    // Far longer than the timeout, so the cut is unmistakable on a loaded machine too.
+    slow.then(Answer::status(200).after(Duration::from_secs(20)));
     enqueue_event(&rig, &slow.url("/h"), "o").await;
     rig.queue.send_raw("{not json", &[]).await.unwrap();
     let started = Instant::now();
