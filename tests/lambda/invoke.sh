@@ -15,6 +15,14 @@ port="${LAMBDA_PORT:-9151}"
 work="$(mktemp -d)"
 watch_pid=""
 cleanup() {
+  local status=$?
+  # A failed check: show what the functions logged and answered before the evidence goes.
+  if [[ $status -ne 0 && -d "$work" ]]; then
+    for out in "$work"/*.out; do
+      [[ -f "$out" ]] && { echo "--- $(basename "$out")"; head -c 2000 "$out"; echo; } >&2
+    done
+    [[ -f "$work/watch.log" ]] && { echo "--- watch.log (last 80 lines)"; tail -n 80 "$work/watch.log"; } >&2
+  fi
   if [[ -n "$watch_pid" ]]; then
     kill "$watch_pid" 2>/dev/null || true
     wait "$watch_pid" 2>/dev/null || true
@@ -126,7 +134,7 @@ invoke worker events/worker-eventbridge-request.json >"$work/events.out"
 py "$work/sns.out" "$work/events.out" "$table" <<'PY'
 import json, sys, boto3
 for out in sys.argv[1:3]:
-    assert json.load(open(out))["batchItemFailures"] == [], out
+    assert json.load(open(out))["batchItemFailures"] == [], (out, open(out).read())
 table = boto3.resource("dynamodb", region_name="us-east-1").Table(sys.argv[3])
 jobs = {i["owner"]: i for i in table.scan()["Items"] if i["pk"].startswith("JOB#")}
 sns = jobs["sns:arn:aws:sns:us-east-1:123456789012:accepted-job-requests"]
