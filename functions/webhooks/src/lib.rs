@@ -22,7 +22,7 @@ use accepted_core::webhook::delivery::{
 use accepted_core::webhook::secrets::SecretProvider;
 use accepted_core::{JobQueue, QueueConsumer, Timestamp};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument};
 
 /// How long a delivery waits when the secret cannot be read (our fault, not the receiver's).
 const SECRET_RETRY: Duration = Duration::from_secs(30);
@@ -125,10 +125,20 @@ pub async fn deliver(deliverer: &Deliverer, message: &SqsMessage) -> Step {
     let destination = destination_key(&delivery.url);
     let span = tracing::info_span!("webhook", webhook_id = %delivery.id, job_id = %delivery.job_id,
         correlation_id = %delivery.correlation_id, destination = %destination, attempt);
-    let _entered = span.enter();
+    attempt_delivery(deliverer, &delivery, attempt, &destination)
+        .instrument(span)
+        .await
+}
+
+async fn attempt_delivery(
+    deliverer: &Deliverer,
+    delivery: &Delivery,
+    attempt: u32,
+    destination: &str,
+) -> Step {
     let jitter = (deliverer.jitter)();
 
-    if let Err(wait) = deliverer.breakers.admit(&destination, Instant::now()) {
+    if let Err(wait) = deliverer.breakers.admit(destination, Instant::now()) {
         warn!(
             wait_ms = wait.as_millis() as u64,
             "destination's circuit breaker is open; not sending"
@@ -153,7 +163,7 @@ pub async fn deliver(deliverer: &Deliverer, message: &SqsMessage) -> Step {
     let answer = deliverer.transport.post(&request).await;
     let verdict = Verdict::of(&answer);
     deliverer.breakers.record(
-        &destination,
+        destination,
         !verdict.counts_against_destination(),
         Instant::now(),
     );
