@@ -1,101 +1,21 @@
 //! End to end: the `accepted serve` binary as a process, driven over HTTP on a free port,
 //! on the embedded backend — including a restart in the middle of a run.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{free_port, Server};
 
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-}
+/// Small batches, one at a time: jobs stay queued long enough to restart mid-run.
+const SMALL_BATCHES: [&str; 4] = ["--batch-size", "2", "--max-concurrency", "1"];
 
-impl Server {
-    /// Starts the binary and waits for its "listening" log line.
-    fn start(data_dir: &Path, port: u16) -> Server {
-        Self::start_with(data_dir, port, &[], &[])
-    }
-
-    fn start_with(data_dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(data_dir)
-            // Small batches, one at a time: jobs stay queued long enough to restart mid-run.
-            .args([
-                "--batch-size",
-                "2",
-                "--batch-window-ms",
-                "20",
-                "--max-concurrency",
-                "1",
-            ])
-            .args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("accepted starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let started = Instant::now();
-        loop {
-            let line = lines
-                .next()
-                .expect("accepted exited before listening")
-                .expect("readable log");
-            if line.contains("\"listening\"") {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no listening line"
-            );
-        }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// SIGTERM, then wait: the server finishes its work in flight and exits 0.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let exit = self.child.wait().expect("wait");
-        assert!(exit.success(), "clean shutdown, got {exit:?}");
-    }
-}
-
-impl Server {
-    /// SIGKILL: no shutdown, no cleanup, work in flight abandoned mid-batch.
-    fn kill(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+fn start(data_dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let args: Vec<&str> = SMALL_BATCHES.iter().chain(args).copied().collect();
+    Server::start_on(data_dir, port, &args, env)
 }
 
 fn agent() -> ureq::Agent {
@@ -152,7 +72,7 @@ fn wait_finished(base: &str, id: &str) -> Value {
 fn serves_runs_replays_fails_and_survives_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = Server::start(data.path(), port);
+    let server = start(data.path(), port, &[], &[]);
     let base = server.base.clone();
 
     let sleep = json!({"type": "demo.sleep", "input": {"duration_ms": 100}});
@@ -199,7 +119,7 @@ fn serves_runs_replays_fails_and_survives_a_restart() {
         .count();
     assert!(unfinished > 0, "the restart should happen mid-run");
 
-    let server = Server::start(data.path(), port);
+    let server = start(data.path(), port, &[], &[]);
     for id in &ids {
         let job = wait_finished(&server.base, id);
         assert_eq!(job["status"], "completed", "{job}");
@@ -221,7 +141,7 @@ fn jobs_in_flight_when_the_server_is_killed_are_taken_over_after_restart() {
     // A short visibility timeout and lease, so the abandoned attempts come back quickly.
     let args = ["--visibility-timeout-secs", "2"];
     let env = [("LEASE_SECONDS", "1")];
-    let server = Server::start_with(data.path(), port, &args, &env);
+    let server = start(data.path(), port, &args, &env);
     let slow = json!({"type": "demo.sleep", "input": {"duration_ms": 1500}});
     let ids: Vec<String> = (0..6)
         .map(|i| {
@@ -233,7 +153,7 @@ fn jobs_in_flight_when_the_server_is_killed_are_taken_over_after_restart() {
     std::thread::sleep(Duration::from_millis(700));
     server.kill();
 
-    let server = Server::start_with(data.path(), port, &args, &env);
+    let server = start(data.path(), port, &args, &env);
     let mut taken_over = 0;
     for id in &ids {
         let job = wait_finished(&server.base, id);

@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -13,13 +14,22 @@ pub struct Server {
     pub base: String,
 }
 
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 impl Server {
-    /// `accepted serve` on the embedded backend in `data_dir`, with `args` and `env` added.
-    pub fn start(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+    /// `accepted serve` on the embedded backend in `data_dir`, on a free port.
+    pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_on(data_dir, free_port(), args, env)
+    }
+
+    /// The same on `port` (a restart reuses its predecessor's); waits for the "listening"
+    /// log line.
+    pub fn start_on(data_dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_accepted"))
             .args(["serve", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
@@ -32,16 +42,43 @@ impl Server {
             .spawn()
             .expect("accepted starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        for line in lines.by_ref() {
-            if line.expect("readable log").contains("\"listening\"") {
+        let started = Instant::now();
+        loop {
+            let line = lines
+                .next()
+                .expect("accepted exited before listening")
+                .expect("readable log");
+            if line.contains("\"listening\"") {
                 break;
             }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no listening line"
+            );
         }
+        // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
         }
+    }
+
+    /// SIGTERM, then wait: the server finishes its work in flight and exits 0.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "clean shutdown, got {exit:?}");
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, work in flight abandoned mid-batch.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
     }
 }
 
