@@ -68,6 +68,22 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 
+# A batch answered with no failures, and exactly one message set aside on `dlq` with `reason`,
+# naming `source_id`.
+set_aside_once() { # response-file dlq-url reason source-message-id
+  py "$@" <<'PY'
+import json, sys, boto3
+out, dlq, reason, source_id = sys.argv[1:5]
+res = json.load(open(out))
+assert res["batchItemFailures"] == [], res
+sqs = boto3.client("sqs", region_name="us-east-1")
+got = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"]).get("Messages", [])
+assert len(got) == 1, got
+attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
+assert attrs["dead_letter_reason"] == reason, attrs
+assert attrs["source_message_id"] == source_id, attrs
+PY
+}
 invoke() { # function data-file -> response JSON on stdout
   cargo lambda invoke "$1" --data-file "$2" --invoke-address 127.0.0.1 --invoke-port "$port" \
     --output-format json 2>>"$work/invoke.log" || { cat "$work/invoke.log" "$work/watch.log" >&2; exit 1; }
@@ -116,17 +132,7 @@ PY
 
 step "worker: a batch of the job and a poison record (set aside on the DLQ, not retried)"
 invoke worker "$work/worker.json" >"$work/worker.out"
-py "$work/worker.out" "$dlq_url" <<'PY'
-import json, sys, boto3
-res = json.load(open(sys.argv[1]))
-assert res["batchItemFailures"] == [], res
-sqs = boto3.client("sqs", region_name="us-east-1")
-got = sqs.receive_message(QueueUrl=sys.argv[2], MessageAttributeNames=["All"]).get("Messages", [])
-assert len(got) == 1, got
-attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
-assert attrs["dead_letter_reason"] == "not_json", attrs
-assert attrs["source_message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d", attrs
-PY
+set_aside_once "$work/worker.out" "$dlq_url" not_json 059f36b4-87a3-44ab-83d2-661975830a7d
 
 step "worker: job requests from SNS and EventBridge create and run their jobs"
 invoke worker events/worker-sns-request.json >"$work/sns.out"
@@ -257,17 +263,8 @@ PY
 
 step "webhooks: a callback to the metadata address is refused and set aside; a non-terminal event is skipped"
 invoke webhooks events/webhook-batch.json >"$work/webhooks.out"
-py "$work/webhooks.out" "$webhook_dlq_url" <<'PY'
-import json, sys, boto3
-res = json.load(open(sys.argv[1]))
-assert res["batchItemFailures"] == [], res
-sqs = boto3.client("sqs", region_name="us-east-1")
-got = sqs.receive_message(QueueUrl=sys.argv[2], MessageAttributeNames=["All"]).get("Messages", [])
-assert len(got) == 1, got
-attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
-assert attrs["dead_letter_reason"] == "destination_refused", attrs
-assert attrs["source_message_id"] == "a1f0c3d2-1111-4b5e-8c9d-0e1f2a3b4c5d", attrs
-PY
+set_aside_once "$work/webhooks.out" "$webhook_dlq_url" destination_refused \
+  a1f0c3d2-1111-4b5e-8c9d-0e1f2a3b4c5d
 
 step "the two submits (and the redriven message) are on the queue"
 py "$queue_url" <<'PY'
