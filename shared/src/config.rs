@@ -28,6 +28,7 @@
 //! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
 //! | `WEBHOOK_SECRET_ARN` | none | Secrets Manager secret holding the webhook master secret (`GET /webhook-secret`, delivery) |
 //! | `WEBHOOK_SECRET` | none | the master secret itself (`whsec_…`), for local runs only; the ARN wins |
+//! | `AUTH_MODE` | `none` | what identifies callers: `none` (everyone is `anonymous`), `jwt` or `iam` (a request without a verified identity is `401`) |
 //! | `ACCEPTED_INSECURE_CALLBACKS` | `false` | development only: allow `http` callbacks and non-public addresses |
 //!
 //! The webhook delivery function reads [`WebhookConfig`] instead:
@@ -46,6 +47,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::auth::AuthMode;
 use crate::retry::RetryPolicy;
 use crate::webhook::delivery::{RetrySchedule, DEFAULT_SCHEDULE};
 use crate::webhook::DestinationPolicy;
@@ -78,6 +80,7 @@ pub struct Config {
     pub webhook_secret: Option<SecretSource>,
     /// Where callbacks may point.
     pub destinations: DestinationPolicy,
+    pub auth: AuthMode,
 }
 
 /// Where the webhook master secret comes from.
@@ -190,6 +193,7 @@ impl Config {
             max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
             webhook_secret: env.secret_source(),
             destinations: env.destinations()?,
+            auth: env.auth_mode()?,
         })
     }
 
@@ -298,6 +302,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
+    fn auth_mode(&self) -> Result<AuthMode, ConfigError> {
+        match self.get("AUTH_MODE") {
+            None => Ok(AuthMode::default()),
+            Some(raw) => raw.parse().map_err(|()| ConfigError::Invalid {
+                name: "AUTH_MODE",
+                expected: "none, jwt or iam",
+                value: raw,
+            }),
+        }
+    }
+
     fn secret_source(&self) -> Option<SecretSource> {
         self.get("WEBHOOK_SECRET_ARN")
             .map(SecretSource::SecretsManager)
@@ -330,6 +345,7 @@ mod tests {
         assert_eq!(c.table_name, "jobs");
         assert_eq!(c.max_body_bytes, 65_536);
         assert_eq!(c.job_retention, Duration::from_secs(168 * 3600));
+        assert_eq!(c.auth, AuthMode::None);
         assert_eq!(
             c.require_queue_url(),
             Err(ConfigError::Missing("JOBS_QUEUE_URL"))
@@ -354,6 +370,9 @@ mod tests {
         );
         assert_eq!(c.retry.base, Duration::from_secs(2));
         assert!(config(&[("JOBS_TABLE", "t"), ("ACCEPTED_INSECURE_CALLBACKS", "yes")]).is_err());
+        assert!(config(&[("JOBS_TABLE", "t"), ("AUTH_MODE", "cognito")]).is_err());
+        let c = config(&[("JOBS_TABLE", "t"), ("AUTH_MODE", "jwt")]).unwrap();
+        assert_eq!(c.auth, AuthMode::Jwt);
     }
 
     #[test]

@@ -1,38 +1,17 @@
-//! The API Gateway edge shared by the HTTP functions: who is calling, which correlation id
-//! the request carries, and how answers are shaped. Handlers stay free of header plumbing.
+//! The API Gateway edge shared by the HTTP functions: which correlation id the request
+//! carries (who is calling is [`crate::auth`]), and how answers are shaped. Handlers stay free of header plumbing.
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use crate::ids::{CorrelationId, Owner};
+use crate::ids::CorrelationId;
 use crate::problem::{self, ApiError};
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-
-/// The verified identity of the caller, as API Gateway's authorizer established it: the JWT
-/// `sub` claim, or the IAM caller's ARN. Without an authorizer every caller is
-/// [`Owner::anonymous`]. Client headers are never trusted for this.
-pub fn owner_of(req: &Request) -> Owner {
-    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
-        return Owner::anonymous();
-    };
-    let Some(auth) = ctx.authorizer.as_ref() else {
-        return Owner::anonymous();
-    };
-    let jwt_sub = auth.jwt.as_ref().and_then(|j| j.claims.get("sub")).cloned();
-    let iam = auth
-        .iam
-        .as_ref()
-        .and_then(|i| i.user_arn.clone().or_else(|| i.caller_id.clone()));
-    jwt_sub
-        .or(iam)
-        .and_then(|id| Owner::parse(&id))
-        .unwrap_or_else(Owner::anonymous)
-}
 
 /// The client's `X-Correlation-Id` when it is well-formed, otherwise a new one.
 pub fn correlation_of(req: &Request) -> CorrelationId {
@@ -96,8 +75,16 @@ pub fn problem_response(
     if let Some(secs) = err.retry_after_secs() {
         set_header(&mut res, header::RETRY_AFTER.as_str(), &secs.to_string());
     }
-    if let ApiError::MethodNotAllowed { allow, .. } = err {
-        set_header(&mut res, header::ALLOW.as_str(), allow);
+    match err {
+        ApiError::MethodNotAllowed { allow, .. } => {
+            set_header(&mut res, header::ALLOW.as_str(), allow);
+        }
+        ApiError::Unauthenticated { mode } => {
+            if let Some(challenge) = mode.challenge() {
+                set_header(&mut res, header::WWW_AUTHENTICATE.as_str(), challenge);
+            }
+        }
+        _ => {}
     }
     res
 }
@@ -113,47 +100,6 @@ pub fn set_header(res: &mut Response<Body>, name: &'static str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::aws_lambda_events::apigw::{
-        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
-        ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
-    };
-
-    fn with_authorizer(auth: ApiGatewayRequestAuthorizer) -> Request {
-        let mut ctx = ApiGatewayV2httpRequestContext::default();
-        ctx.authorizer = Some(auth);
-        Request::default().with_request_context(RequestContext::ApiGatewayV2(ctx))
-    }
-
-    #[test]
-    fn owner_comes_from_the_jwt_subject_or_the_iam_caller() {
-        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-        jwt.claims.insert("sub".into(), "user-123".into());
-        let mut auth = ApiGatewayRequestAuthorizer::default();
-        auth.jwt = Some(jwt);
-        assert_eq!(owner_of(&with_authorizer(auth)).as_str(), "user-123");
-
-        let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
-        iam.user_arn = Some("arn:aws:iam::123456789012:user/alice".into());
-        let mut auth = ApiGatewayRequestAuthorizer::default();
-        auth.iam = Some(iam);
-        assert_eq!(
-            owner_of(&with_authorizer(auth)).as_str(),
-            "arn:aws:iam::123456789012:user/alice"
-        );
-    }
-
-    #[test]
-    fn without_an_authorizer_everyone_is_anonymous_whatever_the_headers_say() {
-        let req = lambda_http::http::Request::builder()
-            .header("x-owner", "mallory")
-            .body(Body::Empty)
-            .unwrap();
-        assert_eq!(owner_of(&req), Owner::anonymous());
-        assert_eq!(
-            owner_of(&with_authorizer(ApiGatewayRequestAuthorizer::default())),
-            Owner::anonymous()
-        );
-    }
 
     #[test]
     fn problems_are_served_as_problem_json_with_the_correlation_id() {
@@ -169,5 +115,16 @@ mod tests {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         assert_eq!(res.headers()["x-correlation-id"], "abc");
         assert_eq!(res.headers()["retry-after"], "3");
+    }
+
+    #[test]
+    fn a_missing_identity_is_challenged_in_the_modes_scheme() {
+        let cid = CorrelationId::parse("abc").unwrap();
+        let err = ApiError::Unauthenticated {
+            mode: crate::AuthMode::Jwt,
+        };
+        let res = problem_response(&err, "/jobs", &cid);
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
     }
 }

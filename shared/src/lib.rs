@@ -4,6 +4,7 @@
 //! Lambda. Entry points in `functions/` translate events into calls on the ports defined in
 //! [`ports`], implemented by the adapters in [`aws`].
 
+pub mod auth;
 pub mod aws;
 #[cfg(feature = "sqs-batch")]
 pub mod batch;
@@ -30,6 +31,7 @@ pub mod time;
 pub mod view;
 pub mod webhook;
 
+pub use auth::AuthMode;
 pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
 pub use job::{Job, JobError, JobStatus, NewJob, Progress, ResultRef, Transition};

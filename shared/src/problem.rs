@@ -6,6 +6,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::auth::AuthMode;
 use crate::ids::CorrelationId;
 use crate::job::JobStatus;
 
@@ -50,6 +51,12 @@ pub enum ApiError {
         parameter: &'static str,
         reason: String,
     },
+    /// No verified identity, where the deployment requires one.
+    #[error("authentication is required ({mode})")]
+    Unauthenticated { mode: AuthMode },
+    /// A verified identity that cannot own jobs; refused rather than mapped to another owner.
+    #[error("the caller's identity is not accepted: {reason}")]
+    InvalidIdentity { reason: &'static str },
     #[error("job not found")]
     NotFound,
     /// The job is finished; it can no longer be cancelled.
@@ -76,6 +83,8 @@ impl ApiError {
             Self::MalformedJson(_) | Self::InvalidHeader { .. } | Self::InvalidParameter { .. } => {
                 400
             }
+            Self::Unauthenticated { .. } => 401,
+            Self::InvalidIdentity { .. } => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::JobFinished(_) | Self::ResultNotAvailable { .. } => 409,
@@ -98,6 +107,8 @@ impl ApiError {
             Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            Self::Unauthenticated { .. } => ("unauthenticated", "Authentication required"),
+            Self::InvalidIdentity { .. } => ("invalid-identity", "Identity not accepted"),
             Self::NotFound => ("not-found", "Not found"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable { .. } => ("unavailable", "Service unavailable"),

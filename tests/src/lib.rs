@@ -32,6 +32,7 @@ pub mod faults;
 pub mod ports;
 pub mod receiver;
 pub mod streams;
+pub mod tokens;
 
 pub struct TestStack {
     pub stack: Stack,

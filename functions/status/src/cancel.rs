@@ -6,10 +6,11 @@
 //! as `cancelled`. Asking again while the request is pending is another `202`. A finished job
 //! is a `409` naming its status.
 
-use accepted_core::http::owner_of;
-use accepted_core::{ApiError, CorrelationId, JobStatus, Timestamp, Transition, TransitionError};
+use accepted_core::{
+    ApiError, CorrelationId, JobStatus, Owner, Timestamp, Transition, TransitionError,
+};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use tracing::info;
 
 use crate::read::job_response;
@@ -21,11 +22,11 @@ const ROUNDS: usize = 3;
 
 pub(crate) async fn cancel(
     status: &Status,
-    req: &Request,
+    owner: &Owner,
     raw_id: &str,
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
-    let mut job = find_own(status.store.as_ref(), &owner_of(req), raw_id).await?;
+    let mut job = find_own(status.store.as_ref(), owner, raw_id).await?;
     for _ in 0..ROUNDS {
         let now = Timestamp::now();
         let (transition, code) = match job.status {

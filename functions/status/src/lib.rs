@@ -14,9 +14,12 @@ mod secret;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accepted_core::auth::caller;
 use accepted_core::http::{correlation_of, problem_response, request_id_of};
 use accepted_core::webhook::secrets::SecretProvider;
-use accepted_core::{ApiError, Config, Job, JobId, JobStore, Owner, ResultStore, StoreError};
+use accepted_core::{
+    ApiError, AuthMode, Config, Job, JobId, JobStore, Owner, ResultStore, StoreError,
+};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::{error, info_span, Instrument};
@@ -35,6 +38,8 @@ pub struct Status {
     pub result_url_ttl: Duration,
     /// The webhook master secret, to hand each owner its signing key.
     pub webhook_secrets: Option<Arc<dyn SecretProvider>>,
+    /// What identifies callers.
+    pub auth: AuthMode,
 }
 
 impl Status {
@@ -47,6 +52,7 @@ impl Status {
             results: None,
             result_url_ttl: config.result_url_ttl,
             webhook_secrets: None,
+            auth: config.auth,
         }
     }
 
@@ -87,21 +93,25 @@ pub async fn handle(status: &Status, req: Request) -> Response<Body> {
     );
     async {
         let method = req.method().clone();
-        let answer = match (&route, &method) {
-            (Some(Route::List), &Method::GET) => list::list(status, &req, &correlation_id).await,
-            (Some(Route::Job(id)), &Method::GET) => {
-                read::job(status, &req, id, &correlation_id).await
+        let answer = match (&route, &method, caller(&req, status.auth)) {
+            (None, _, _) => Err(ApiError::NotFound),
+            (_, _, Err(refused)) => Err(refused),
+            (Some(Route::List), &Method::GET, Ok(owner)) => {
+                list::list(status, &req, owner, &correlation_id).await
             }
-            (Some(Route::Job(id)), &Method::DELETE) => {
-                cancel::cancel(status, &req, id, &correlation_id).await
+            (Some(Route::Job(id)), &Method::GET, Ok(owner)) => {
+                read::job(status, &req, &owner, id, &correlation_id).await
             }
-            (Some(Route::Result(id)), &Method::GET) => {
-                read::result(status, &req, id, &correlation_id).await
+            (Some(Route::Job(id)), &Method::DELETE, Ok(owner)) => {
+                cancel::cancel(status, &owner, id, &correlation_id).await
             }
-            (Some(Route::WebhookSecret), &Method::GET) => {
-                secret::webhook_secret(status, &req, &correlation_id).await
+            (Some(Route::Result(id)), &Method::GET, Ok(owner)) => {
+                read::result(status, &owner, id, &correlation_id).await
             }
-            (Some(route), _) => Err(ApiError::MethodNotAllowed {
+            (Some(Route::WebhookSecret), &Method::GET, Ok(owner)) => {
+                secret::webhook_secret(status, &owner, &correlation_id).await
+            }
+            (Some(route), _, Ok(_)) => Err(ApiError::MethodNotAllowed {
                 method: method.to_string(),
                 allow: match route {
                     Route::List => "GET, POST",
@@ -109,7 +119,6 @@ pub async fn handle(status: &Status, req: Request) -> Response<Body> {
                     Route::Result(_) | Route::WebhookSecret => "GET",
                 },
             }),
-            (None, _) => Err(ApiError::NotFound),
         };
         answer.unwrap_or_else(|err| problem_response(&err, &instance, &correlation_id))
     }

@@ -5,9 +5,9 @@
 //! match little) and still have a next one. The owner always comes from the caller's
 //! identity, never from a parameter or the cursor.
 
-use accepted_core::http::{json_response, owner_of, query_param, set_header};
+use accepted_core::http::{json_response, query_param, set_header};
 use accepted_core::view::{JobListView, JobView};
-use accepted_core::{cursor, ApiError, CorrelationId, JobQuery, JobStatus};
+use accepted_core::{cursor, ApiError, CorrelationId, JobQuery, JobStatus, Owner};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 
@@ -21,9 +21,10 @@ const MAX_TYPE_CHARS: usize = 64;
 pub(crate) async fn list(
     status: &Status,
     req: &Request,
+    owner: Owner,
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
-    let query = parse_query(req)?;
+    let query = parse_query(req, owner)?;
     let page = status.store.list(&query).await.map_err(store_error)?;
     let body = JobListView {
         jobs: page.jobs.iter().map(JobView::summary).collect(),
@@ -34,7 +35,7 @@ pub(crate) async fn list(
     Ok(res)
 }
 
-fn parse_query(req: &Request) -> Result<JobQuery, ApiError> {
+fn parse_query(req: &Request, owner: Owner) -> Result<JobQuery, ApiError> {
     let invalid = |parameter: &'static str, reason: &str| ApiError::InvalidParameter {
         parameter,
         reason: reason.to_owned(),
@@ -81,7 +82,7 @@ fn parse_query(req: &Request) -> Result<JobQuery, ApiError> {
         })
         .transpose()?;
     Ok(JobQuery {
-        owner: owner_of(req),
+        owner,
         status,
         job_type,
         limit,

@@ -7,12 +7,11 @@
 
 use std::time::Duration;
 
-use accepted_core::http::{
-    header_str, json_response, owner_of, query_param, set_header, CORRELATION_HEADER,
-};
+use accepted_core::http::{header_str, json_response, query_param, set_header, CORRELATION_HEADER};
 use accepted_core::view::{job_path, result_path, JobView};
 use accepted_core::{
-    ApiError, CorrelationId, Job, JobStatus, ResultLink, ResultRef, ResultStoreError, Timestamp,
+    ApiError, CorrelationId, Job, JobStatus, Owner, ResultLink, ResultRef, ResultStoreError,
+    Timestamp,
 };
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -24,13 +23,13 @@ use crate::{find_own, Status};
 pub(crate) async fn job(
     status: &Status,
     req: &Request,
+    owner: &Owner,
     raw_id: &str,
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
     let wait = wait_param(req, status.long_poll_max)?;
-    let owner = owner_of(req);
     let seen = header_str(req, header::IF_NONE_MATCH.as_str()).map(str::to_owned);
-    let mut job = find_own(status.store.as_ref(), &owner, raw_id).await?;
+    let mut job = find_own(status.store.as_ref(), owner, raw_id).await?;
     if !wait.is_zero() {
         let baseline = seen.clone().unwrap_or_else(|| etag(&job));
         let deadline = tokio::time::Instant::now() + wait;
@@ -41,7 +40,7 @@ pub(crate) async fn job(
                 break;
             }
             tokio::time::sleep(left.min(status.long_poll_interval)).await;
-            job = find_own(status.store.as_ref(), &owner, raw_id).await?;
+            job = find_own(status.store.as_ref(), owner, raw_id).await?;
             reads += 1;
         }
         info!(
@@ -71,11 +70,11 @@ pub(crate) async fn job(
 /// `Retry-After` while it may still complete).
 pub(crate) async fn result(
     status: &Status,
-    req: &Request,
+    owner: &Owner,
     raw_id: &str,
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
-    let job = find_own(status.store.as_ref(), &owner_of(req), raw_id).await?;
+    let job = find_own(status.store.as_ref(), owner, raw_id).await?;
     if job.status != JobStatus::Completed {
         return Err(ApiError::ResultNotAvailable {
             status: job.status,

@@ -2,10 +2,10 @@
 //! deployment's master secret, so a receiver can verify what it is sent. Each owner gets a
 //! different key; none can sign for another. Never cached by intermediaries.
 
-use accepted_core::http::{json_response, owner_of, set_header};
-use accepted_core::{ApiError, CorrelationId};
+use accepted_core::http::{json_response, set_header};
+use accepted_core::{ApiError, CorrelationId, Owner};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use tracing::error;
 
@@ -16,7 +16,7 @@ const SECRET_RETRY_AFTER_SECS: u64 = 5;
 
 pub(crate) async fn webhook_secret(
     status: &Status,
-    req: &Request,
+    owner: &Owner,
     correlation_id: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
     // A deployment without webhooks has no such resource.
@@ -27,7 +27,7 @@ pub(crate) async fn webhook_secret(
             retry_after_secs: SECRET_RETRY_AFTER_SECS,
         }
     })?;
-    let key = master.for_owner(owner_of(req).as_str());
+    let key = master.for_owner(owner.as_str());
     let body = json!({
         "secret": key.reveal(),
         "scheme": "Standard Webhooks v1: HMAC-SHA256 over webhook-id.webhook-timestamp.body",

@@ -6,16 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use accepted_core::auth::caller;
 use accepted_core::http::{
-    correlation_of, header_str, json_response, owner_of, problem_response, request_id_of,
-    set_header, IDEMPOTENCY_HEADER, REPLAYED_HEADER,
+    correlation_of, header_str, json_response, problem_response, request_id_of, set_header,
+    IDEMPOTENCY_HEADER, REPLAYED_HEADER,
 };
 use accepted_core::jobs::JobRegistry;
 use accepted_core::request::parse_submit;
 use accepted_core::view::{job_path, JobView};
 use accepted_core::webhook::DestinationPolicy;
 use accepted_core::{
-    fingerprint::fingerprint, ApiError, Config, CorrelationId, CreateOutcome, FieldError,
+    fingerprint::fingerprint, ApiError, AuthMode, Config, CorrelationId, CreateOutcome, FieldError,
     IdempotencyKey, Job, JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError,
     Timestamp,
 };
@@ -36,6 +37,8 @@ pub struct Submit {
     pub reenqueue_after: Duration,
     pub retry_after: Duration,
     pub destinations: DestinationPolicy,
+    /// What identifies callers.
+    pub auth: AuthMode,
 }
 
 impl Submit {
@@ -54,6 +57,7 @@ impl Submit {
             reenqueue_after: config.reenqueue_after,
             retry_after: config.status_retry_after,
             destinations: config.destinations,
+            auth: config.auth,
         }
     }
 }
@@ -103,7 +107,7 @@ async fn accept(
     req: &Request,
     correlation_id: &CorrelationId,
 ) -> Result<Accepted, ApiError> {
-    let owner: Owner = owner_of(req);
+    let owner: Owner = caller(req, submit.auth)?;
     let idempotency_key = match header_str(req, IDEMPOTENCY_HEADER) {
         None => None,
         Some(raw) => Some(IdempotencyKey::parse(raw).ok_or(ApiError::InvalidHeader {

@@ -30,6 +30,31 @@ pub enum BackendKind {
     Aws,
 }
 
+/// A development signing secret; `Debug` never shows it.
+#[derive(Clone)]
+pub struct JwtSecret(pub String);
+
+impl std::str::FromStr for JwtSecret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtSecret(redacted)")
+    }
+}
+
+/// The authentication modes the local server can verify itself. IAM (SigV4) is not among
+/// them: it needs AWS's view of the caller's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LocalAuth {
+    None,
+    Jwt,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1.
@@ -63,6 +88,22 @@ pub struct ServeArgs {
     /// receiver on this machine can get webhooks. Never on a server others can reach.
     #[arg(long, env = "ACCEPTED_INSECURE_CALLBACKS")]
     pub insecure_callbacks: bool,
+    /// How callers are identified: `none` (everyone is `anonymous`) or `jwt` (a bearer token
+    /// verified here as API Gateway's JWT authorizer would; its `sub` is the owner).
+    #[arg(long, env = "ACCEPTED_AUTH", value_enum, default_value_t = LocalAuth::None)]
+    pub auth: LocalAuth,
+    /// With `--auth jwt`: the issuer tokens must name (`iss`).
+    #[arg(long, env = "ACCEPTED_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// With `--auth jwt`: the audience tokens must name (`aud`, or `client_id`).
+    #[arg(long, env = "ACCEPTED_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// With `--auth jwt`: the issuer's keys, a JWKS document or a PEM public key.
+    #[arg(long, env = "ACCEPTED_JWT_KEYS")]
+    pub jwt_keys: Option<PathBuf>,
+    /// With `--auth jwt`, instead of --jwt-keys: an HS256 secret for development tokens.
+    #[arg(long, env = "ACCEPTED_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<JwtSecret>,
     /// The worker function's timeout in seconds, as in template.yaml.
     #[arg(long, env = "ACCEPTED_WORKER_TIMEOUT", default_value_t = 30)]
     pub worker_timeout_secs: u64,

@@ -2,15 +2,17 @@
 //!
 //! Each request is turned into the event API Gateway (HTTP API, payload v2) would deliver:
 //! the same body, headers and path parameters, and a request context with a request id.
-//! No authorizer runs locally yet, so every caller is the `anonymous` owner, as on a stack
-//! deployed without one.
+//! With `--auth jwt`, the request context carries the verified token's claims, as API
+//! Gateway's JWT authorizer would put them there; a request without a valid token is `401`
+//! before any function runs. Without it every caller is `anonymous`, as on a stack deployed
+//! without an authorizer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use accepted_core::http::{correlation_of, problem_response};
-use accepted_core::{ApiError, CorrelationId};
+use accepted_core::{ApiError, AuthMode, CorrelationId};
 use accepted_status::Status;
 use accepted_submit::Submit;
 use axum::body::{to_bytes, Body as AxumBody};
@@ -19,17 +21,22 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
     ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
 };
-use lambda_http::http::Method;
+use lambda_http::http::{header, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use tracing::info;
+
+use crate::auth::JwtVerifier;
 
 /// API Gateway HTTP APIs refuse payloads over 10 MB before any function runs.
 const GATEWAY_PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 pub struct Api {
+    /// The stand-in for API Gateway's JWT authorizer, when the server verifies tokens.
+    pub authorizer: Option<JwtVerifier>,
     pub submit: Submit,
     pub status: Status,
 }
@@ -48,7 +55,7 @@ pub fn router(api: Arc<Api>) -> Router {
 async fn jobs(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Response {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let res = match to_lambda(req, "/jobs", None).await {
+    let res = match to_lambda(&api, req, "/jobs", None).await {
         Ok(req) if req.method() == Method::GET => accepted_status::handle(&api.status, req).await,
         Ok(req) => accepted_submit::handle(&api.submit, req).await,
         Err(res) => res,
@@ -68,7 +75,7 @@ async fn job(
     } else {
         "/jobs/{id}"
     };
-    let res = match to_lambda(req, route, Some(id)).await {
+    let res = match to_lambda(&api, req, route, Some(id)).await {
         Ok(req) => accepted_status::handle(&api.status, req).await,
         Err(res) => res,
     };
@@ -78,7 +85,7 @@ async fn job(
 async fn webhook_secret(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Response {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let res = match to_lambda(req, "/webhook-secret", None).await {
+    let res = match to_lambda(&api, req, "/webhook-secret", None).await {
         Ok(req) => accepted_status::handle(&api.status, req).await,
         Err(res) => res,
     };
@@ -114,6 +121,7 @@ async fn not_found(req: axum::extract::Request) -> Response {
 
 /// The API Gateway event for `req`, or the answer API Gateway itself would give.
 async fn to_lambda(
+    api: &Api,
     req: axum::extract::Request,
     route: &str,
     id: Option<String>,
@@ -155,6 +163,33 @@ async fn to_lambda(
     ctx.route_key = Some(format!("{} {route}", parts.method));
     ctx.stage = Some("$default".to_owned());
     ctx.http = http_ctx;
+    if let Some(verifier) = &api.authorizer {
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match verifier.verify(authorization) {
+            Ok(claims) => {
+                let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+                jwt.claims = claims;
+                let mut authorizer = ApiGatewayRequestAuthorizer::default();
+                authorizer.jwt = Some(jwt);
+                ctx.authorizer = Some(authorizer);
+            }
+            Err(refusal) => {
+                info!(reason = %refusal, path = parts.uri.path(), "request refused: no valid token");
+                let probe = lambda_http::http::Request::from_parts(parts, Body::Empty);
+                let err = ApiError::Unauthenticated {
+                    mode: AuthMode::Jwt,
+                };
+                return Err(problem_response(
+                    &err,
+                    probe.uri().path(),
+                    &correlation_of(&probe),
+                ));
+            }
+        }
+    }
     let body = if bytes.is_empty() {
         Body::Empty
     } else {

@@ -2,6 +2,7 @@
 //! real `submit` and `status` handlers, and the real `worker` fed by a local stand-in for
 //! Lambda's SQS event source mapping — on the embedded backend or on AWS.
 
+pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod http;
@@ -39,6 +40,31 @@ pub enum ServeError {
     },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("--auth jwt needs {0}")]
+    AuthIncomplete(&'static str),
+    #[error(transparent)]
+    AuthKeys(#[from] auth::KeyError),
+}
+
+/// The JWT verifier `--auth jwt` asks for, from the issuer, audience and keys given.
+fn authorizer(args: &ServeArgs) -> Result<Option<auth::JwtVerifier>, ServeError> {
+    if args.auth == cli::LocalAuth::None {
+        return Ok(None);
+    }
+    let issuer = args
+        .jwt_issuer
+        .as_deref()
+        .ok_or(ServeError::AuthIncomplete("--jwt-issuer"))?;
+    let audience = args
+        .jwt_audience
+        .as_deref()
+        .ok_or(ServeError::AuthIncomplete("--jwt-audience"))?;
+    let verifier = match (&args.jwt_keys, &args.jwt_secret) {
+        (Some(path), _) => auth::JwtVerifier::from_file(path, issuer, audience)?,
+        (None, Some(secret)) => auth::JwtVerifier::from_secret(&secret.0, issuer, audience)?,
+        (None, None) => return Err(ServeError::AuthIncomplete("--jwt-keys or --jwt-secret")),
+    };
+    Ok(Some(verifier))
 }
 
 /// The status function with what the backend offers: stored results, webhook keys.
@@ -60,7 +86,8 @@ pub async fn serve(
     args: ServeArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let backend = backend::build(
+    let authorizer = authorizer(&args)?;
+    let mut backend = backend::build(
         args.backend,
         &args.data_dir,
         Duration::from_secs(args.visibility_timeout_secs),
@@ -70,8 +97,16 @@ pub async fn serve(
     if backend.config.destinations.insecure {
         tracing::warn!("insecure callbacks: http and private addresses allowed (development only)");
     }
+    if authorizer.is_some() {
+        backend.config.auth = accepted_core::AuthMode::Jwt;
+        info!(
+            mode = "jwt",
+            "callers are identified by their bearer tokens"
+        );
+    }
     let registry = JobRegistry::builtin();
     let api = Arc::new(http::Api {
+        authorizer,
         submit: Submit::new(
             Arc::clone(&backend.store),
             Arc::clone(&backend.queue),

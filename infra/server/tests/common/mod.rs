@@ -96,21 +96,33 @@ pub struct Answer {
 }
 
 pub fn call(method: &str, url: &str, body: Option<&Value>) -> Answer {
+    call_with(method, url, body, &[])
+}
+
+/// `call` with extra request headers (`authorization`, `idempotency-key`, …).
+pub fn call_with(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
-    let mut res = match (method, body) {
-        ("POST", Some(body)) => agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body.to_string()),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("PUT", _) => agent.put(url).send_empty(),
-        _ => agent.get(url).call(),
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
-    .expect("request");
+    let request = match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+        None => builder.body(String::new()),
+    }
+    .expect("a well-formed request");
+    let mut res = agent.run(request).expect("request");
     let text = res.body_mut().read_to_string().unwrap_or_default();
     Answer {
         status: res.status().as_u16(),
