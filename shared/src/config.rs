@@ -28,6 +28,7 @@
 //! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
 //! | `WEBHOOK_SECRET_ARN` | none | Secrets Manager secret holding the webhook master secret (`GET /webhook-secret`, delivery) |
 //! | `WEBHOOK_SECRET` | none | the master secret itself (`whsec_…`), for local runs only; the ARN wins |
+//! | `MAX_UNFINISHED_JOBS_PER_OWNER` | 1000 | an owner's pending and running jobs beyond which `POST /jobs` answers `429` (0: no cap) |
 //! | `AUTH_MODE` | `none` | what identifies callers: `none` (everyone is `anonymous`), `jwt` or `iam` (a request without a verified identity is `401`) |
 //! | `ACCEPTED_INSECURE_CALLBACKS` | `false` | development only: allow `http` callbacks and non-public addresses |
 //!
@@ -81,6 +82,8 @@ pub struct Config {
     /// Where callbacks may point.
     pub destinations: DestinationPolicy,
     pub auth: AuthMode,
+    /// Unfinished jobs one owner may have; `None` for no cap.
+    pub max_unfinished_per_owner: Option<u32>,
 }
 
 /// Where the webhook master secret comes from.
@@ -194,6 +197,13 @@ impl Config {
             webhook_secret: env.secret_source(),
             destinations: env.destinations()?,
             auth: env.auth_mode()?,
+            max_unfinished_per_owner: Some(number(
+                "MAX_UNFINISHED_JOBS_PER_OWNER",
+                1_000,
+                0,
+                1_000_000,
+            )? as u32)
+            .filter(|&cap| cap > 0),
         })
     }
 

@@ -109,6 +109,10 @@ pub trait JobStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError>;
 
+    /// How many of `owner`'s jobs are unfinished (`pending` or `running`), counting no further
+    /// than `up_to`: enough to tell whether a cap is reached, at a bounded cost.
+    async fn count_unfinished(&self, owner: &Owner, up_to: u32) -> Result<u32, StoreError>;
+
     /// One owner's jobs, newest first, filtered by status and type.
     async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError>;
 

@@ -71,6 +71,11 @@ pub enum ApiError {
     },
     #[error("{method} is not supported on this resource; use {allow}")]
     MethodNotAllowed { method: String, allow: &'static str },
+    /// The owner's cap on unfinished jobs is reached: an abuse limit, not a failure.
+    #[error(
+        "you have {limit} unfinished jobs, the most allowed; submit again when some have finished"
+    )]
+    TooManyUnfinishedJobs { limit: u32, retry_after_secs: u64 },
     #[error("the service is temporarily unavailable; retry later")]
     Unavailable { retry_after_secs: u64 },
     #[error("internal error")]
@@ -91,6 +96,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Validation(_) | Self::IdempotencyKeyReused => 422,
+            Self::TooManyUnfinishedJobs { .. } => 429,
             Self::Internal => 500,
             Self::Unavailable { .. } => 503,
         }
@@ -111,6 +117,9 @@ impl ApiError {
             Self::InvalidIdentity { .. } => ("invalid-identity", "Identity not accepted"),
             Self::NotFound => ("not-found", "Not found"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::TooManyUnfinishedJobs { .. } => {
+                ("too-many-unfinished-jobs", "Too many unfinished jobs")
+            }
             Self::Unavailable { .. } => ("unavailable", "Service unavailable"),
             Self::Internal => ("internal", "Internal error"),
         }
@@ -119,7 +128,10 @@ impl ApiError {
     /// Seconds a client should wait before retrying, when the error says so.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::Unavailable { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unavailable { retry_after_secs }
+            | Self::TooManyUnfinishedJobs {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             Self::ResultNotAvailable {
                 retry_after_secs, ..
             } => *retry_after_secs,

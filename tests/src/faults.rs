@@ -194,6 +194,13 @@ impl JobStore for FaultyStore {
         self.inner.find_stale(updated_before, limit).await
     }
 
+    async fn count_unfinished(&self, owner: &Owner, up_to: u32) -> Result<u32, StoreError> {
+        if self.faults.strikes("count_unfinished", Strike::Before) {
+            return Err(injected("count_unfinished"));
+        }
+        self.inner.count_unfinished(owner, up_to).await
+    }
+
     async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         self.inner.list(query).await
     }

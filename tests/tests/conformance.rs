@@ -29,6 +29,7 @@ conformance!(
     a_message_received_too_often_moves_to_the_dead_letter_queue,
     batches_hold_at_most_ten_and_lose_nothing,
     a_waiting_receive_returns_a_message_sent_meanwhile,
+    unfinished_jobs_are_counted_per_owner_up_to_a_bound,
 );
 
 async fn create_then_get_returns_the_same_job(p: Ports) {
@@ -317,6 +318,51 @@ async fn stale_unfinished_jobs_are_found_oldest_first(p: Ports) {
         vec![jobs[2].id.clone(), jobs[1].id.clone()]
     );
     assert_eq!(p.store.find_stale(later, 1).await.unwrap().len(), 1);
+}
+
+async fn unfinished_jobs_are_counted_per_owner_up_to_a_bound(p: Ports) {
+    let owner = format!("counted-{}", uuid::Uuid::new_v4().simple());
+    let count = |up_to| {
+        let (store, owner) = (Arc::clone(&p.store), owner.clone());
+        async move {
+            let owner = accepted_core::Owner::parse(&owner).unwrap();
+            store.count_unfinished(&owner, up_to).await.unwrap()
+        }
+    };
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        let job = new_job(&owner, None, "fp");
+        p.store.create(&job).await.unwrap();
+        jobs.push(job);
+    }
+    p.store
+        .create(&new_job("someone-else", None, "fp"))
+        .await
+        .unwrap();
+    assert_eq!((count(10).await, count(3).await), (4, 3));
+
+    // Running still counts; every way of finishing stops counting.
+    let now = Timestamp::now();
+    let start = Transition::Start {
+        now,
+        lease_until: now.plus(Duration::from_secs(60)),
+    };
+    p.store.transition(&jobs[0].id, &start).await.unwrap();
+    assert_eq!(count(10).await, 4);
+    let done = Transition::Complete {
+        attempt: 1,
+        now,
+        result: json!(null),
+    };
+    p.store.transition(&jobs[0].id, &done).await.unwrap();
+    let cancel = Transition::CancelPending { now };
+    p.store.transition(&jobs[1].id, &cancel).await.unwrap();
+    let dead = Transition::Abandon {
+        now,
+        error: JobError::new("dead_lettered", "exhausted", false),
+    };
+    p.store.transition(&jobs[2].id, &dead).await.unwrap();
+    assert_eq!(count(10).await, 1);
 }
 
 async fn transitions_on_a_missing_job_are_not_found(p: Ports) {

@@ -1,5 +1,6 @@
 //! `POST /jobs` against DynamoDB and SQS on the emulator: acceptance, idempotency, bad input.
 
+use accepted_core::jobs::JobRegistry;
 use accepted_tests::{header, TestStack};
 use serde_json::{json, Value};
 
@@ -270,4 +271,49 @@ async fn only_post_is_accepted() {
     assert_eq!(res.status(), 405);
     assert_eq!(header(&res, "allow"), Some("GET, POST"));
     assert_eq!(t.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_owner_at_the_cap_of_unfinished_jobs_gets_429_until_one_finishes() {
+    let t = TestStack::with_registry(
+        JobRegistry::builtin(),
+        &[("MAX_UNFINISHED_JOBS_PER_OWNER", "2")],
+    )
+    .await;
+    let body = sleep_job(1).to_string();
+    let post = |key: &'static str, owner: &'static str| {
+        let body = body.clone();
+        let t = &t;
+        async move {
+            let headers = [
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ];
+            t.post_raw(body.as_bytes(), &headers, Some(owner)).await
+        }
+    };
+    for key in ["a-1", "a-2"] {
+        assert_eq!(post(key, "alice").await.0.status(), 202);
+    }
+    let items = t.item_count().await;
+
+    let (res, problem) = post("a-3", "alice").await;
+    assert_eq!(res.status(), 429, "{problem}");
+    assert_eq!(header(&res, "retry-after"), Some("5"));
+    assert_eq!(problem["type"], "/problems/too-many-unfinished-jobs");
+    assert_eq!(
+        t.item_count().await,
+        items,
+        "a refused submit writes nothing"
+    );
+
+    // A replay adds nothing, so the cap never refuses it; other owners have their own cap.
+    let (replay, _) = post("a-1", "alice").await;
+    assert_eq!(replay.status(), 202);
+    assert_eq!(header(&replay, "idempotent-replayed"), Some("true"));
+    assert_eq!(post("b-1", "bob").await.0.status(), 202);
+
+    // Once alice's jobs have run, she may submit again.
+    t.drain(10).await;
+    assert_eq!(post("a-3", "alice").await.0.status(), 202);
 }

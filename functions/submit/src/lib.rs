@@ -26,6 +26,8 @@ use tracing::{error, info, info_span, warn, Instrument};
 
 /// What a client should wait before retrying after the store or queue failed.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+/// What a client at its cap on unfinished jobs should wait before submitting again.
+const CAP_RETRY_AFTER_SECS: u64 = 5;
 
 /// The submit handler's dependencies, built once per cold start.
 pub struct Submit {
@@ -39,6 +41,8 @@ pub struct Submit {
     pub destinations: DestinationPolicy,
     /// What identifies callers.
     pub auth: AuthMode,
+    /// Unfinished jobs one owner may have.
+    pub max_unfinished_per_owner: Option<u32>,
 }
 
 impl Submit {
@@ -58,6 +62,7 @@ impl Submit {
             retry_after: config.status_retry_after,
             destinations: config.destinations,
             auth: config.auth,
+            max_unfinished_per_owner: config.max_unfinished_per_owner,
         }
     }
 }
@@ -139,6 +144,7 @@ async fn accept(
         &request.input,
         request.callback_url.as_deref(),
     );
+    check_cap(submit, &owner, idempotency_key.as_ref()).await?;
     let now = Timestamp::now();
     let job = Job::create(
         NewJob {
@@ -184,6 +190,42 @@ async fn accept(
             })
         }
     }
+}
+
+/// The per-owner cap on unfinished jobs. A replay of a job already created is never refused:
+/// it adds nothing. The count runs on an index that lags writes by a moment, and concurrent
+/// submits are not serialized, so a burst may overshoot the cap by what is in flight.
+async fn check_cap(
+    submit: &Submit,
+    owner: &Owner,
+    idempotency_key: Option<&IdempotencyKey>,
+) -> Result<(), ApiError> {
+    let Some(limit) = submit.max_unfinished_per_owner else {
+        return Ok(());
+    };
+    let open = submit
+        .store
+        .count_unfinished(owner, limit)
+        .await
+        .map_err(store_error)?;
+    if open < limit {
+        return Ok(());
+    }
+    if let Some(key) = idempotency_key {
+        let earlier = submit
+            .store
+            .find_by_idempotency_key(owner, key)
+            .await
+            .map_err(store_error)?;
+        if earlier.is_some() {
+            return Ok(());
+        }
+    }
+    info!(limit, "owner at the cap on unfinished jobs");
+    Err(ApiError::TooManyUnfinishedJobs {
+        limit,
+        retry_after_secs: CAP_RETRY_AFTER_SECS,
+    })
 }
 
 async fn enqueue(submit: &Submit, job: &Job) -> Result<(), ApiError> {

@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -247,6 +248,33 @@ impl JobStore for DynamoJobStore {
         Ok(stale)
     }
 
+    async fn count_unfinished(&self, owner: &Owner, up_to: u32) -> Result<u32, StoreError> {
+        // Keys only, so a page of up to `up_to` entries costs a few read units.
+        let mut count = 0;
+        let mut start = None;
+        while count < up_to {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(item::UNFINISHED_BY_OWNER_INDEX)
+                .key_condition_expression("open_owner = :owner")
+                .expression_attribute_values(":owner", item::s(owner.as_str()))
+                .select(Select::Count)
+                .limit(i32::try_from(up_to - count).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            count += u32::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(count.min(up_to))
+    }
+
     async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         let mut filters = Vec::new();
         let mut request = self
@@ -365,9 +393,9 @@ struct Update {
 impl Update {
     fn for_transition(t: &Transition) -> Self {
         let status = |s: JobStatus| item::s(s.as_str());
-        // Every finishing transition leaves the sparse `unfinished` index.
+        // Every finishing transition leaves the sparse `unfinished` indexes.
         const FINISH: &str = "finished_at = :now, updated_at = :now \
-                              REMOVE lease_until, open_shard, retry_at";
+                              REMOVE lease_until, open_shard, open_owner, retry_at";
         match t {
             Transition::Start { now, lease_until } => Self {
                 expression: "SET #status = :running, attempts = attempts + :one, \

@@ -49,6 +49,10 @@ pub const JOB_ID: &str = "job_id";
 /// Present only while a job is unfinished: the key of the sparse `unfinished` index.
 pub const OPEN_SHARD: &str = "open_shard";
 pub const UNFINISHED_INDEX: &str = "unfinished";
+/// Present only while a job is unfinished: its owner, the key of the sparse
+/// `unfinished_by_owner` index (keys only) that per-owner caps count.
+pub const OPEN_OWNER: &str = "open_owner";
+pub const UNFINISHED_BY_OWNER_INDEX: &str = "unfinished_by_owner";
 /// Jobs by `owner`, newest `created_at` first when queried backwards.
 pub const BY_OWNER_INDEX: &str = "by_owner";
 /// Shards of the `unfinished` index: the first hex digit of the job id.
@@ -126,6 +130,10 @@ pub fn encode_job(job: &Job) -> Item {
         (
             OPEN_SHARD,
             (!job.status.is_terminal()).then(|| open_shard(&job.id)),
+        ),
+        (
+            OPEN_OWNER,
+            (!job.status.is_terminal()).then(|| s(job.owner.as_str())),
         ),
     ];
     item.extend(

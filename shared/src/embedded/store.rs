@@ -258,6 +258,22 @@ impl JobStore for EmbeddedJobStore {
             .map_err(StoreError::Unavailable)?
     }
 
+    async fn count_unfinished(&self, owner: &Owner, up_to: u32) -> Result<u32, StoreError> {
+        let owner = owner.as_str().to_owned();
+        self.db
+            .run(move |conn| {
+                conn.query_row(
+                    "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner = ?1
+                     AND status IN ('pending', 'running') LIMIT ?2)",
+                    params![owner, up_to],
+                    |r| r.get::<_, u32>(0),
+                )
+                .map_err(sql)
+            })
+            .await
+            .map_err(StoreError::Unavailable)?
+    }
+
     async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         let query = query.clone();
         self.db
