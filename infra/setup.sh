@@ -2,7 +2,10 @@
 # Installs the tooling the tests need into project-local virtualenvs (idempotent):
 #   .local/venv      moto server, cargo-lambda, ziglang
 #   .local/venv-sam  aws-sam-cli and cfn-lint (own venv: SAM pins an older boto3 than moto)
+#   .local/venv-checkov  checkov, the template's security scanner (own venv: many pins)
 #   .local/node      @redocly/cli, the OpenAPI linter (npm)
+#   cargo-deny       built once from crates.io into a cache outside the checkout
+#                    ($ACCEPTED_TOOLS_CACHE, default ~/.cache/accepted-tools), ~7 min cold
 # Versions are pinned so a fresh machine gets what CI was measured with.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +18,8 @@ ZIG_SPEC='ziglang==0.17.1'
 SAM_SPEC='aws-sam-cli==1.170.0'
 CFN_LINT_SPEC='cfn-lint==1.58.0'
 REDOCLY_SPEC='@redocly/cli@2.77.0'
+CHECKOV_SPEC='checkov==3.3.30'
+CARGO_DENY_VERSION='0.20.2'
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -42,7 +47,19 @@ if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   # sam build shells out to `cargo lambda` (and zig): give it the ones from the tooling venv.
   ln -sf "$local_dir/venv/bin/zig" "$local_dir/venv-sam/bin/zig"
   ln -sf "$local_dir/venv/bin/cargo-lambda" "$local_dir/venv-sam/bin/cargo-lambda"
+  ensure_venv "$local_dir/venv-checkov" "$CHECKOV_SPEC" "$CHECKOV_SPEC"
 fi
+
+# cargo-deny has no offline-installable binary: build it once per version, outside the
+# checkout so fresh clones reuse it, and link it where the tests look.
+tools_cache="${ACCEPTED_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/accepted-tools}"
+deny_root="$tools_cache/cargo-deny-$CARGO_DENY_VERSION"
+if [[ ! -x "$deny_root/bin/cargo-deny" ]]; then
+  log "building cargo-deny $CARGO_DENY_VERSION into $deny_root (once)"
+  cargo install --quiet --locked --version "$CARGO_DENY_VERSION" --root "$deny_root" cargo-deny
+fi
+mkdir -p "$local_dir/bin"
+ln -sf "$deny_root/bin/cargo-deny" "$local_dir/bin/cargo-deny"
 node_dir="$local_dir/node"
 if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$REDOCLY_SPEC" ]]; then
   log "installing $REDOCLY_SPEC into $node_dir"

@@ -7,8 +7,9 @@
 #   2. tests/lambda/invoke.sh      the release bootstraps under cargo lambda's Runtime API
 #                                  emulator, invoked with the fixtures in events/
 #   3. contract documents          redocly lint of api/openapi.yaml
-#   4. template checks             sam validate --lint, cfn-lint, sam build
-# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 4.
+#   4. supply chain                cargo deny check licenses bans sources (deny.toml)
+#   5. template checks             sam validate --lint, cfn-lint, checkov, sam build
+# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 5.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,13 +46,17 @@ log "contract documents: redocly lint api/openapi.yaml"
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
   "$root/.local/node/node_modules/.bin/redocly" lint api/openapi.yaml
 
+log "supply chain: cargo deny check licenses bans sources"
+"$root/.local/bin/cargo-deny" check licenses bans sources
+
 if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
-  log "template: sam validate --lint, cfn-lint, sam build"
+  log "template: sam validate --lint, cfn-lint, checkov, sam build"
   export SAM_CLI_TELEMETRY=0 PATH="$root/.local/venv-sam/bin:$PATH"
   sam validate --lint --template template.yaml
   cfn-lint template.yaml
+  "$root/.local/venv-checkov/bin/checkov" --file template.yaml --config-file infra/checkov.yaml
   sam build --template template.yaml >"$root/.local/sam-build.log" 2>&1 ||
     { cat "$root/.local/sam-build.log"; exit 1; }
-  echo "template checks: 3 passed, 0 failed"
+  echo "template checks: 4 passed, 0 failed"
 fi
 log "all tests passed"

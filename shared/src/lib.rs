@@ -21,6 +21,7 @@ pub mod ids;
 pub mod inbound;
 pub mod job;
 pub mod jobs;
+pub mod limits;
 pub mod logging;
 pub mod message;
 pub mod ports;

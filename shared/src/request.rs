@@ -1,11 +1,13 @@
 //! Validation of `POST /jobs`: every check that must pass before anything is written.
 //!
 //! Order matters and is part of the contract: media type (415), size (413), JSON syntax (400),
-//! then structure and job input together (422, every field error at once).
+//! structural limits (422: depth, value count, key length; [`crate::limits`]), then fields and
+//! job input together (422, every field error at once).
 
 use serde_json::{Map, Value};
 
 use crate::jobs::JobRegistry;
+use crate::limits;
 use crate::problem::{ApiError, FieldError};
 use crate::webhook::DestinationPolicy;
 const ALLOWED_FIELDS: [&str; 3] = ["type", "input", "callback_url"];
@@ -45,6 +47,7 @@ pub fn parse_submit(
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    limits::check(&value, "").map_err(|e| ApiError::Validation(vec![e]))?;
     let Value::Object(obj) = value else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "",
@@ -62,7 +65,7 @@ fn validate_fields(
     let mut errors = Vec::new();
     for key in obj.keys().filter(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
         errors.push(FieldError::new(
-            format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+            format!("/{}", limits::escape(key)),
             "unknown field; allowed: type, input, callback_url",
         ));
     }
@@ -115,6 +118,10 @@ pub fn validate_job(
     registry: &JobRegistry,
     destinations: DestinationPolicy,
 ) -> Result<(), Vec<FieldError>> {
+    // Requests from other producers have not been through `parse_submit`.
+    if let Err(too_big) = limits::check(input, "/input") {
+        return Err(vec![too_big]);
+    }
     let mut errors = Vec::new();
     match registry.get(job_type) {
         Some(handler) => {
@@ -227,6 +234,35 @@ mod tests {
             pointers(parse(r#"{"type":"demo.sleep"}"#).unwrap_err()),
             ["/input"]
         );
+    }
+
+    #[test]
+    fn structural_limits_come_before_the_fields() {
+        let deep = format!(
+            r#"{{"type":"demo.sleep","input":{{"duration_ms":1,"x":{}1{}}}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let err = parse(&deep).unwrap_err();
+        let ApiError::Validation(errors) = err else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(errors.len(), 1, "the limit alone: {errors:?}");
+        assert!(errors[0].pointer.starts_with("/input/x/0/0"));
+        assert!(errors[0].message.contains("nested deeper"));
+
+        // Job requests from other producers meet the same limits.
+        let input = serde_json::from_str::<Value>(&format!(r#"{{"{}":1}}"#, "k".repeat(300)));
+        let errors = validate_job(
+            "demo.sleep",
+            &input.unwrap(),
+            None,
+            &JobRegistry::builtin(),
+            DestinationPolicy::STRICT,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("key longer"), "{errors:?}");
     }
 
     #[test]

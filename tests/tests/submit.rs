@@ -157,8 +157,24 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
         r#"{{"type":"csv.summary","input":{{"csv":"{}"}}}}"#,
         "a".repeat(t.config.max_body_bytes)
     );
+    let deep = format!(
+        r#"{{"type":"csv.summary","input":{{"csv":"a\n1\n","x":{}1{}}}}}"#,
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    let long_key = format!(
+        r#"{{"type":"csv.summary","input":{{"{}":1}}}}"#,
+        "k".repeat(300)
+    );
+    let many = format!(
+        r#"{{"type":"csv.summary","input":{{"csv":"a\n1\n","x":[{}]}}}}"#,
+        vec!["0"; 10_001].join(",")
+    );
     type Headers<'a> = Vec<(&'a str, &'a str)>;
     let cases: Vec<(&str, Vec<u8>, Headers, u16, &str)> = vec![
+        ("nested too deep", deep.into_bytes(), vec![json_ct], 422, "validation-failed"),
+        ("a key too long", long_key.into_bytes(), vec![json_ct], 422, "validation-failed"),
+        ("too many values", many.into_bytes(), vec![json_ct], 422, "validation-failed"),
         (
             "malformed",
             b"{\"type\": ".to_vec(),
