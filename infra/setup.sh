@@ -3,7 +3,8 @@
 #   .local/venv      moto server, cargo-lambda, ziglang
 #   .local/venv-sam  aws-sam-cli and cfn-lint (own venv: SAM pins an older boto3 than moto)
 #   .local/venv-checkov  checkov, the template's security scanner (own venv: many pins)
-#   .local/node      @redocly/cli, the OpenAPI linter (npm)
+#   .local/venv-schemathesis  schemathesis, the OpenAPI-driven API fuzzer
+#   .local/node      @redocly/cli and @asyncapi/cli, the contract documents' linters (npm)
 #   cargo-deny       built once from crates.io into a cache outside the checkout
 #                    ($ACCEPTED_TOOLS_CACHE, default ~/.cache/accepted-tools), ~7 min cold
 # Versions are pinned so a fresh machine gets what CI was measured with.
@@ -19,6 +20,8 @@ SAM_SPEC='aws-sam-cli==1.170.0'
 CFN_LINT_SPEC='cfn-lint==1.58.0'
 REDOCLY_SPEC='@redocly/cli@2.77.0'
 CHECKOV_SPEC='checkov==3.3.30'
+SCHEMATHESIS_SPEC='schemathesis==4.32.5'
+ASYNCAPI_SPEC='@asyncapi/cli@6.2.0'
 CARGO_DENY_VERSION='0.20.2'
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -38,6 +41,7 @@ ensure_venv() { # dir marker specs...
 mkdir -p "$local_dir"
 ensure_venv "$local_dir/venv" "$MOTO_SPEC $CARGO_LAMBDA_SPEC $ZIG_SPEC" \
   "$MOTO_SPEC" "$CARGO_LAMBDA_SPEC" "$ZIG_SPEC"
+ensure_venv "$local_dir/venv-schemathesis" "$SCHEMATHESIS_SPEC" "$SCHEMATHESIS_SPEC"
 # cargo-lambda looks for `zig` on PATH; the ziglang wheel ships it inside site-packages.
 zig_bin="$(find "$local_dir/venv/lib" -path '*ziglang/zig' -type f | head -n 1)"
 [[ -n "$zig_bin" ]] && ln -sf "$zig_bin" "$local_dir/venv/bin/zig"
@@ -61,10 +65,13 @@ fi
 mkdir -p "$local_dir/bin"
 ln -sf "$deny_root/bin/cargo-deny" "$local_dir/bin/cargo-deny"
 node_dir="$local_dir/node"
-if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$REDOCLY_SPEC" ]]; then
-  log "installing $REDOCLY_SPEC into $node_dir"
+if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$REDOCLY_SPEC $ASYNCAPI_SPEC" ]]; then
+  log "installing $REDOCLY_SPEC and $ASYNCAPI_SPEC into $node_dir"
   mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --silent "$REDOCLY_SPEC" >/dev/null
-  echo "$REDOCLY_SPEC" > "$node_dir/.installed"
+  npm install --prefix "$node_dir" --no-audit --no-fund --silent "$REDOCLY_SPEC" "$ASYNCAPI_SPEC" >/dev/null
+  echo "$REDOCLY_SPEC $ASYNCAPI_SPEC" > "$node_dir/.installed"
 fi
+# The AsyncAPI CLI reports usage to a third party unless told not to in this file.
+printf '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"accepted-tests"}' \
+  > "$local_dir/asyncapi-analytics.json"
 log "tooling ready in $local_dir"

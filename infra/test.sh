@@ -6,7 +6,11 @@
 #                                  created from template.yaml)
 #   2. tests/lambda/invoke.sh      the release bootstraps under cargo lambda's Runtime API
 #                                  emulator, invoked with the fixtures in events/
-#   3. contract documents          redocly lint of api/openapi.yaml
+#                                  (every HTTP answer, queue message, event and webhook body the
+#                                  tests see is validated against api/openapi.yaml and
+#                                  api/asyncapi.yaml on the way)
+#   3. contract documents          redocly lint of api/openapi.yaml, asyncapi validate of
+#                                  api/asyncapi.yaml, schemathesis against the local server
 #   4. supply chain                cargo deny check licenses bans sources (deny.toml)
 #   5. template checks             sam validate --lint, cfn-lint, checkov, sam build
 # moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 5.
@@ -42,9 +46,13 @@ cargo test --workspace --locked
 log "Lambda runtime: bootstraps under cargo lambda, invoked with events/"
 "$root/tests/lambda/invoke.sh"
 
-log "contract documents: redocly lint api/openapi.yaml"
+log "contract documents: redocly lint api/openapi.yaml, asyncapi validate api/asyncapi.yaml"
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
   "$root/.local/node/node_modules/.bin/redocly" lint api/openapi.yaml
+ASYNCAPI_METRICS_CONFIG_PATH="$root/.local/asyncapi-analytics.json" SUPPRESS_NO_CONFIG_WARNING=1 \
+  "$root/.local/node/node_modules/.bin/asyncapi" validate api/asyncapi.yaml --fail-severity error
+log "contract: schemathesis against the local server, driven by api/openapi.yaml"
+"$root/tests/contract/schemathesis.sh" "${ACCEPTED_SCHEMATHESIS_EXAMPLES:-25}"
 
 log "supply chain: cargo deny check licenses bans sources"
 "$root/.local/bin/cargo-deny" check licenses bans sources

@@ -28,6 +28,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+pub mod contract;
 pub mod faults;
 pub mod ports;
 pub mod receiver;
@@ -155,13 +156,18 @@ impl TestStack {
     ) -> (Response<Body>, Value) {
         let req = request(Method::POST, "/jobs", body, headers, owner);
         let res = accepted_submit::handle(&self.submit, req).await;
-        split(res)
+        checked("POST", "/jobs", res)
     }
 
     pub async fn get_job(&self, id: &str, owner: Option<&str>) -> (Response<Body>, Value) {
-        let req = request(Method::GET, &format!("/jobs/{id}"), b"", &[], owner)
+        let path = format!("/jobs/{id}");
+        let req = request(Method::GET, &path, b"", &[], owner)
             .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]));
-        split(accepted_status::handle(&self.status, req).await)
+        checked(
+            "GET",
+            &path,
+            accepted_status::handle(&self.status, req).await,
+        )
     }
 
     /// Any request to the status function's routes (`/jobs`, `/jobs/{id}`, `/jobs/{id}/result`,
@@ -173,8 +179,13 @@ impl TestStack {
         headers: &[(&str, &str)],
         owner: Option<&str>,
     ) -> (Response<Body>, Value) {
+        let name = method.to_string();
         let req = request(method, path_and_query, b"", headers, owner);
-        split(accepted_status::handle(&self.status, req).await)
+        checked(
+            &name,
+            path_and_query,
+            accepted_status::handle(&self.status, req).await,
+        )
     }
 
     pub async fn stored(&self, id: &str) -> Job {
@@ -194,6 +205,15 @@ impl TestStack {
             let got = queue.receive(want, Duration::ZERO).await.expect("receive");
             if got.is_empty() {
                 break;
+            }
+            // What our code sent carries the correlation attribute; raw test input does not.
+            for message in got
+                .iter()
+                .filter(|m| m.attributes.contains_key("correlation_id"))
+            {
+                if let Ok(body) = serde_json::from_str::<Value>(&message.body) {
+                    contract::check_message("RunReference", &body);
+                }
             }
             all.extend(got);
         }
@@ -344,6 +364,20 @@ pub fn request(
         ctx.authorizer = Some(auth);
     }
     req.with_request_context(RequestContext::ApiGatewayV2(ctx))
+}
+
+/// [`split`], after checking the answer against `api/openapi.yaml`.
+pub fn checked(method: &str, path: &str, res: Response<Body>) -> (Response<Body>, Value) {
+    let (res, body) = split(res);
+    let content_type = header(&res, "content-type").map(str::to_owned);
+    contract::check_response(
+        method,
+        path,
+        res.status().as_u16(),
+        content_type.as_deref(),
+        &body,
+    );
+    (res, body)
 }
 
 pub fn split(res: Response<Body>) -> (Response<Body>, Value) {

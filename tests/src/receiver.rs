@@ -119,6 +119,9 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&body) {
+        crate::contract::check_message("WebhookPayload", &payload);
+    }
     let answer = {
         let mut s = script.lock().unwrap();
         s.received.push(Received {

@@ -182,6 +182,7 @@ impl Subscriber {
             for message in messages {
                 let envelope: Value =
                     serde_json::from_str(message.body().unwrap_or_default()).expect("JSON");
+                crate::contract::check_message("JobEvent", &envelope["detail"]);
                 events.push(
                     serde_json::from_value(envelope["detail"].clone()).expect("a CloudEvent"),
                 );

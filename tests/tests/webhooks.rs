@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use accepted_core::aws::{secret_provider, EventBridgePublisher, SqsJobQueue};
 use accepted_core::config::WebhookConfig;
-use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
+use accepted_core::events::{CloudEvent, JobEventKind, DEFAULT_SOURCE};
 use accepted_core::message::DEAD_LETTER_REASON;
 use accepted_core::webhook::delivery::WebhookPayload;
 use accepted_core::webhook::https::HttpsTransport;
@@ -119,22 +119,37 @@ async fn run_and_publish(t: &TestStack, bodies: &[Value]) -> Vec<String> {
     ids
 }
 
-/// A lifecycle event put on the webhook queue directly, as the rule would.
+/// A lifecycle event put on the webhook queue directly, as the rule would: the completion of
+/// a real job, so the body delivered is one the contract describes.
 async fn enqueue_event(rig: &Rig, callback_url: &str, owner: &str) -> CloudEvent {
-    let id = format!("job-{}", uuid::Uuid::new_v4());
-    let event = CloudEvent {
-        specversion: "1.0".into(),
-        id: format!("{id}.1.completed"),
-        source: DEFAULT_SOURCE.into(),
-        event_type: "accepted.job.completed".into(),
-        subject: id.clone(),
-        time: accepted_core::Timestamp::now(),
-        datacontenttype: "application/json".into(),
-        correlationid: "corr-webhook".into(),
-        dataversion: "1".into(),
-        owner: Some(owner.into()),
-        data: json!({"id": id, "status": "completed", "callback_url": callback_url}),
-    };
+    let now = accepted_core::Timestamp::now();
+    let job = accepted_core::Job::create(
+        accepted_core::NewJob {
+            owner: accepted_core::Owner::parse(owner).expect("an owner"),
+            job_type: "demo.sleep".into(),
+            input: json!({"duration_ms": 1}),
+            callback_url: Some(callback_url.into()),
+            correlation_id: accepted_core::CorrelationId::parse("corr-webhook").expect("an id"),
+            idempotency_key: None,
+            fingerprint: "f".into(),
+        },
+        now,
+        Duration::from_secs(3600),
+    );
+    let done = job
+        .apply(&accepted_core::Transition::Start {
+            now,
+            lease_until: now.plus(Duration::from_secs(60)),
+        })
+        .and_then(|running| {
+            running.apply(&accepted_core::Transition::Complete {
+                attempt: 1,
+                now,
+                result: json!({}),
+            })
+        })
+        .expect("a completed job");
+    let event = CloudEvent::for_job(JobEventKind::Completed, &done, DEFAULT_SOURCE);
     rig.queue
         .send_raw(&serde_json::to_string(&event).unwrap(), &[])
         .await

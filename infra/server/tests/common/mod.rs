@@ -124,11 +124,30 @@ pub fn call_with(
     .expect("a well-formed request");
     let mut res = agent.run(request).expect("request");
     let text = res.body_mut().read_to_string().unwrap_or_default();
-    Answer {
+    let answer = Answer {
         status: res.status().as_u16(),
         headers: res.headers().clone(),
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    };
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    if accepted_tests::contract::is_route(&path) {
+        let content_type = answer
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        accepted_tests::contract::check_response(
+            method,
+            &path,
+            answer.status,
+            content_type,
+            &answer.body,
+        );
     }
+    answer
 }
 
 pub fn submit(base: &str, body: Value) -> String {
