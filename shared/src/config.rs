@@ -29,6 +29,7 @@
 //! | `WEBHOOK_SECRET_ARN` | none | Secrets Manager secret holding the webhook master secret (`GET /webhook-secret`, delivery) |
 //! | `WEBHOOK_SECRET` | none | the master secret itself (`whsec_…`), for local runs only; the ARN wins |
 //! | `MAX_UNFINISHED_JOBS_PER_OWNER` | 1000 | an owner's pending and running jobs beyond which `POST /jobs` answers `429` (0: no cap) |
+//! | `METRICS_NAMESPACE` | `accepted` | CloudWatch namespace of the job metrics (EMF lines on stdout) |
 //! | `AUTH_MODE` | `none` | what identifies callers: `none` (everyone is `anonymous`), `jwt` or `iam` (a request without a verified identity is `401`) |
 //! | `ACCEPTED_INSECURE_CALLBACKS` | `false` | development only: allow `http` callbacks and non-public addresses |
 //!
@@ -84,6 +85,7 @@ pub struct Config {
     pub auth: AuthMode,
     /// Unfinished jobs one owner may have; `None` for no cap.
     pub max_unfinished_per_owner: Option<u32>,
+    pub metrics_namespace: String,
 }
 
 /// Where the webhook master secret comes from.
@@ -204,6 +206,8 @@ impl Config {
                 1_000_000,
             )? as u32)
             .filter(|&cap| cap > 0),
+            metrics_namespace: lookup("METRICS_NAMESPACE")
+                .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
         })
     }
 

@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod limits;
 pub mod logging;
 pub mod message;
+pub mod metrics;
 pub mod ports;
 pub mod problem;
 pub mod request;

@@ -102,6 +102,11 @@ impl ApiError {
         }
     }
 
+    /// The last segment of the problem `type`: a stable name for logs and metrics.
+    pub fn slug(&self) -> &'static str {
+        self.slug_and_title().0
+    }
+
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::MalformedJson(_) => ("malformed-json", "Malformed JSON"),

@@ -47,6 +47,8 @@ pub struct TestStack {
     pub worker: Arc<Worker>,
     pub queue_url: String,
     pub dlq_url: String,
+    /// The EMF lines submit and the worker wrote.
+    pub metrics: Arc<accepted_core::metrics::Recorded>,
     /// The jobs queue and its dead-letter queue, as consumers.
     pub consumer: SqsJobQueue,
     pub dead_letters: SqsJobQueue,
@@ -109,10 +111,15 @@ impl TestStack {
                     &sdk, bucket,
                 )) as Arc<dyn accepted_core::ResultStore>
             });
+        let metrics = Arc::new(accepted_core::metrics::Recorded::default());
+        let recorder = accepted_core::metrics::Metrics::new("accepted", metrics.clone());
         let mut status = Status::new(store.clone(), &config);
+        let mut submit = Submit::new(store.clone(), queue, registry.clone(), &config);
+        submit.metrics = recorder.clone();
         let mut worker = Worker::new(store.clone(), registry.clone(), &config)
             .with_queue(Arc::new(consumer.clone()))
             .with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&sdk, &dlq_url)));
+        worker.metrics = recorder;
         if let Some(results) = results {
             status = status.with_results(results.clone());
             worker = worker.with_results(results);
@@ -124,7 +131,8 @@ impl TestStack {
         Self {
             consumer: consumer.clone(),
             dead_letters: SqsJobQueue::from_sdk_config(&sdk, &dlq_url),
-            submit: Submit::new(store.clone(), queue, registry.clone(), &config),
+            submit,
+            metrics,
             status,
             worker: Arc::new(worker),
             sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -29,9 +29,7 @@ async fn dead_letter(
 #[tokio::test]
 async fn a_dead_lettered_job_fails_with_the_evidence() {
     let t = TestStack::new().await;
-    let consumer = DeadLetters {
-        store: t.store.clone(),
-    };
+    let consumer = DeadLetters::new(t.store.clone(), &t.config);
     // A job that failed once (retryable) and whose message then ran out of receives.
     let job = submit(&t, json!({"duration_ms": 1, "fail_attempts": 9})).await;
     t.poll_worker_once().await.expect("first attempt");
@@ -69,9 +67,7 @@ async fn a_dead_lettered_job_fails_with_the_evidence() {
 #[tokio::test]
 async fn a_running_job_whose_message_died_is_failed_too_and_a_finished_one_is_left_alone() {
     let t = TestStack::new().await;
-    let consumer = DeadLetters {
-        store: t.store.clone(),
-    };
+    let consumer = DeadLetters::new(t.store.clone(), &t.config);
     let stuck = submit(&t, json!({"duration_ms": 1})).await;
     let now = Timestamp::now();
     let start = Transition::Start {
@@ -110,9 +106,7 @@ async fn a_running_job_whose_message_died_is_failed_too_and_a_finished_one_is_le
 #[tokio::test]
 async fn dead_letters_that_name_no_job_are_logged_and_a_batch_settles_each_alone() {
     let t = TestStack::new().await;
-    let consumer = DeadLetters {
-        store: t.store.clone(),
-    };
+    let consumer = DeadLetters::new(t.store.clone(), &t.config);
     let set_aside = dead_letter(
         &t,
         "not json",
@@ -165,9 +159,7 @@ async fn dead_letters_that_name_no_job_are_logged_and_a_batch_settles_each_alone
 #[tokio::test]
 async fn a_dead_letter_of_a_job_being_cancelled_concludes_the_cancel() {
     let t = TestStack::new().await;
-    let consumer = DeadLetters {
-        store: t.store.clone(),
-    };
+    let consumer = DeadLetters::new(t.store.clone(), &t.config);
     let job = submit(&t, json!({"duration_ms": 1})).await;
     let now = Timestamp::now();
     let start = Transition::Start {

@@ -452,3 +452,81 @@ async fn a_job_of_a_type_this_worker_does_not_know_fails_at_once() {
         ("unknown_job_type", false)
     );
 }
+
+#[tokio::test]
+async fn every_step_of_a_job_is_counted_in_the_job_metrics() {
+    use accepted_core::metrics::name;
+    let t = TestStack::with_registry(JobRegistry::builtin(), &[("MAX_ATTEMPTS", "3")]).await;
+    let sleep = |input: Value| json!({"type": "demo.sleep", "input": input});
+    submit(&t, sleep(json!({"duration_ms": 20}))).await;
+    submit(&t, sleep(json!({"duration_ms": 1, "fail_attempts": 1}))).await;
+    submit(
+        &t,
+        sleep(json!({"duration_ms": 1, "fail_attempts": 9, "failure": "permanent"})),
+    )
+    .await;
+    let (replay, _) = t
+        .post_job(
+            &sleep(json!({"duration_ms": 20})),
+            &[("idempotency-key", "k")],
+        )
+        .await;
+    assert_eq!(replay.status(), 202);
+    t.post_job(
+        &sleep(json!({"duration_ms": 20})),
+        &[("idempotency-key", "k")],
+    )
+    .await;
+    t.post_job(&sleep(json!({"duration_ms": "soon"})), &[])
+        .await;
+    t.drain(10).await;
+
+    let m = &t.metrics;
+    let sleep_type = [("JobType", "demo.sleep")];
+    assert_eq!(m.total(name::ACCEPTED, &sleep_type), 4.0);
+    assert_eq!(m.total(name::REPLAYED, &sleep_type), 1.0);
+    assert_eq!(
+        m.total(name::REJECTED, &[("Reason", "validation-failed")]),
+        1.0
+    );
+    // Four jobs started five times: one retried once.
+    assert_eq!(m.total(name::STARTED, &sleep_type), 5.0);
+    assert_eq!(m.total(name::RETRIED, &sleep_type), 1.0);
+    assert_eq!(m.total(name::COMPLETED, &sleep_type), 3.0);
+    assert_eq!(
+        m.total(
+            name::FAILED,
+            &[("JobType", "demo.sleep"), ("ErrorCode", "demo_failure")]
+        ),
+        1.0
+    );
+    // Durations: one queue wait per job (first attempts only), a run time per completion
+    // at least as long as the job slept.
+    let lines = m.lines();
+    let waits = lines
+        .iter()
+        .filter(|l| l[name::QUEUE_WAIT].is_number())
+        .count();
+    assert_eq!(waits, 4);
+    let runs: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| l[name::RUN_TIME].as_f64())
+        .collect();
+    assert_eq!(runs.len(), 3);
+    assert!(
+        runs.iter().filter(|ms| **ms >= 20.0).count() >= 2,
+        "{runs:?}"
+    );
+    // Each line is a valid EMF document: the metrics it carries are the ones it declares.
+    for line in &lines {
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "accepted");
+        for metric in declared["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(
+                line[name].is_number(),
+                "{name} declared but missing: {line}"
+            );
+        }
+    }
+}

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use accepted_core::inbound::{self, Inbound};
 use accepted_core::message::{DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID};
+use accepted_core::metrics::{name, Metrics, Sample};
 use accepted_core::{JobError, JobId, JobStatus, JobStore, Timestamp, Transition, TransitionError};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, info, warn};
@@ -24,6 +25,17 @@ const MAX_LOGGED_BODY: usize = 4096;
 
 pub struct DeadLetters {
     pub store: Arc<dyn JobStore>,
+    /// Jobs failed because their message was dead-lettered (EMF).
+    pub metrics: Metrics,
+}
+
+impl DeadLetters {
+    pub fn new(store: Arc<dyn JobStore>, config: &accepted_core::Config) -> Self {
+        Self {
+            store,
+            metrics: Metrics::stdout(&config.metrics_namespace),
+        }
+    }
 }
 
 /// What became of one dead letter.
@@ -146,6 +158,10 @@ async fn fail_job(dead_letters: &DeadLetters, message: &SqsMessage, id: &JobId) 
         Ok(job) => {
             error!(message_id, job_id = %id, correlation_id = %job.correlation_id,
                    attempts = job.attempts, "job failed: its message was dead-lettered");
+            dead_letters.metrics.record(
+                &[("JobType", job.job_type.as_str())],
+                &[Sample::count(name::DEAD_LETTERED)],
+            );
             Settled::JobFailed
         }
         Err(TransitionError::Conflict(job)) if !job.status.is_terminal() => {

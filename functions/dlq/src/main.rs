@@ -14,9 +14,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
-    let dead_letters = Arc::new(DeadLetters {
-        store: Arc::new(store),
-    });
+    let dead_letters = Arc::new(DeadLetters::new(Arc::new(store), &config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let dead_letters = Arc::clone(&dead_letters);
         async move { Ok::<_, Error>(handle_batch(&dead_letters, event.payload).await) }

@@ -12,6 +12,7 @@ use accepted_core::http::{
     IDEMPOTENCY_HEADER, REPLAYED_HEADER,
 };
 use accepted_core::jobs::JobRegistry;
+use accepted_core::metrics::{name, Metrics, Sample};
 use accepted_core::request::parse_submit;
 use accepted_core::view::{job_path, JobView};
 use accepted_core::webhook::DestinationPolicy;
@@ -43,6 +44,7 @@ pub struct Submit {
     pub auth: AuthMode,
     /// Unfinished jobs one owner may have.
     pub max_unfinished_per_owner: Option<u32>,
+    pub metrics: Metrics,
 }
 
 impl Submit {
@@ -63,6 +65,7 @@ impl Submit {
             destinations: config.destinations,
             auth: config.auth,
             max_unfinished_per_owner: config.max_unfinished_per_owner,
+            metrics: Metrics::stdout(&config.metrics_namespace),
         }
     }
 }
@@ -91,8 +94,21 @@ pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
             })
         };
         match result {
-            Ok(accepted) => respond(submit, &accepted, &correlation_id),
+            Ok(accepted) => {
+                let metric = if accepted.replayed {
+                    name::REPLAYED
+                } else {
+                    name::ACCEPTED
+                };
+                let job_type = [("JobType", accepted.job.job_type.as_str())];
+                submit.metrics.record(&job_type, &[Sample::count(metric)]);
+                respond(submit, &accepted, &correlation_id)
+            }
             Err(err) => {
+                let reason = [("Reason", err.slug())];
+                submit
+                    .metrics
+                    .record(&reason, &[Sample::count(name::REJECTED)]);
                 let status = err.status();
                 if status >= 500 {
                     error!(status, error = %err, "submit failed");

@@ -18,6 +18,7 @@ use accepted_core::jobs::JobRegistry;
 use accepted_core::message::{
     CORRELATION_ATTRIBUTE, DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID,
 };
+use accepted_core::metrics::Metrics;
 use accepted_core::retry::{Jitter, RetryPolicy};
 use accepted_core::webhook::DestinationPolicy;
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore, Timestamp};
@@ -36,6 +37,8 @@ const MAX_RUN: Duration = Duration::from_secs(15 * 60);
 
 pub struct Worker {
     pub store: Arc<dyn JobStore>,
+    /// Started, completed, failed and retried jobs, with their durations (EMF).
+    pub metrics: Metrics,
     pub registry: JobRegistry,
     /// The default retry policy; job types may override it.
     pub retry: RetryPolicy,
@@ -66,6 +69,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(store: Arc<dyn JobStore>, registry: JobRegistry, config: &Config) -> Self {
         Self {
+            metrics: Metrics::stdout(&config.metrics_namespace),
             store,
             registry,
             retry: config.retry,

@@ -7,6 +7,7 @@ use accepted_core::batch::receive_count;
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::inbound::{self, Inbound, JobRequest};
 use accepted_core::jobs::JobFailure;
+use accepted_core::metrics::{name, Sample};
 use accepted_core::request::validate_job;
 use accepted_core::retry::RetryPolicy;
 use accepted_core::{
@@ -208,6 +209,14 @@ async fn run(
     };
     let attempt = job.attempts;
     info!(attempt, job_type = %job.job_type, "job started");
+    let mut samples = vec![Sample::count(name::STARTED)];
+    if attempt == 1 {
+        let waited = now.as_millis() - job.created_at.as_millis();
+        samples.push(Sample::millis(name::QUEUE_WAIT, waited));
+    }
+    worker
+        .metrics
+        .record(&[("JobType", job.job_type.as_str())], &samples);
 
     let Some(handler) = worker.registry.get(&job.job_type) else {
         let error = JobError::new(
@@ -347,6 +356,39 @@ async fn fail_now(worker: &Worker, job: &Job, now: Timestamp, error: JobError) -
     .await
 }
 
+/// The metrics of an attempt's recorded outcome; `started` is the job as the attempt began.
+fn record_outcome(worker: &Worker, started: &Job, updated: &Job) {
+    let job_type = ("JobType", updated.job_type.as_str());
+    let since = |t: accepted_core::Timestamp| updated.updated_at.as_millis() - t.as_millis();
+    match updated.status {
+        JobStatus::Completed => worker.metrics.record(
+            &[job_type],
+            &[
+                Sample::count(name::COMPLETED),
+                Sample::millis(name::RUN_TIME, since(started.updated_at)),
+                Sample::millis(name::END_TO_END, since(updated.created_at)),
+            ],
+        ),
+        JobStatus::Failed => {
+            let code = updated
+                .error
+                .as_ref()
+                .map_or("unknown", |e| e.code.as_str());
+            worker.metrics.record(
+                &[job_type, ("ErrorCode", code)],
+                &[
+                    Sample::count(name::FAILED),
+                    Sample::millis(name::END_TO_END, since(updated.created_at)),
+                ],
+            );
+        }
+        JobStatus::Pending => worker
+            .metrics
+            .record(&[job_type], &[Sample::count(name::RETRIED)]),
+        _ => {}
+    }
+}
+
 async fn finish(
     worker: &Worker,
     job: &Job,
@@ -361,6 +403,7 @@ async fn finish(
                 transition = name,
                 "job updated"
             );
+            record_outcome(worker, job, &updated);
             if updated.status == JobStatus::Pending {
                 Outcome::Retry {
                     reason: "retryable_failure",

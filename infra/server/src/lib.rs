@@ -146,9 +146,8 @@ pub async fn serve(
         stop_rx.clone(),
     ))];
     if let (Some(consumer), Some(arn)) = (&backend.dead_letter_consumer, &backend.dead_letter_arn) {
-        let dead_letters = accepted_dlq::DeadLetters {
-            store: Arc::clone(&backend.store),
-        };
+        let dead_letters =
+            accepted_dlq::DeadLetters::new(Arc::clone(&backend.store), &backend.config);
         pollers.push(tokio::spawn(poller::run(
             Arc::clone(consumer),
             Arc::new(dead_letters),
