@@ -86,6 +86,11 @@ pub fn sqs_event(messages: &[ReceivedMessage], event_source_arn: &str) -> SqsEve
             "SentTimestamp".to_owned(),
             m.sent_at.as_millis().to_string(),
         );
+        if let Some(trace) = &m.trace_header {
+            record
+                .attributes
+                .insert("AWSTraceHeader".to_owned(), trace.clone());
+        }
         for (name, value) in &m.attributes {
             let mut attr = SqsMessageAttribute::default();
             attr.string_value = Some(value.clone());

@@ -160,6 +160,8 @@ pub struct ReceivedMessage {
     pub sent_at: Timestamp,
     /// String message attributes (`correlation_id`, dead-letter reasons, …).
     pub attributes: BTreeMap<String, String>,
+    /// The X-Ray trace of the sender (the `AWSTraceHeader` system attribute), if any.
+    pub trace_header: Option<String>,
 }
 
 impl ReceivedMessage {

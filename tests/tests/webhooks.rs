@@ -106,6 +106,12 @@ async fn run_and_publish(t: &TestStack, bodies: &[Value]) -> Vec<String> {
         ids.push(job["id"].as_str().expect("id").to_owned());
     }
     t.drain(10).await;
+    publish(t).await;
+    ids
+}
+
+/// The events function, once over everything on the table's stream.
+async fn publish(t: &TestStack) {
     let publisher = Publisher {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(
             &t.sdk,
@@ -116,7 +122,6 @@ async fn run_and_publish(t: &TestStack, bodies: &[Value]) -> Vec<String> {
     let stream = StreamReader::new(t).await.all().await;
     let response = handle_records(&publisher, stream).await;
     assert!(response.batch_item_failures.is_empty());
-    ids
 }
 
 /// A lifecycle event put on the webhook queue directly, as the rule would: the completion of
@@ -429,4 +434,183 @@ async fn a_crash_after_the_post_repeats_the_delivery_with_the_same_id() {
         "the receiver deduplicates on the id"
     );
     assert_eq!(t.queue_depth(&rig.queue_url).await, (0, 0));
+}
+
+/// Log lines as the functions write them (JSON, span fields included), kept in memory.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// One job, followed by its correlation id through every hop: the HTTP answer, the stored
+/// job, the queue message (with the X-Ray trace header), the worker, the status answer, the
+/// lifecycle events, the webhook, and every log line any of them wrote about the job.
+#[tokio::test]
+async fn one_correlation_id_follows_a_job_through_every_hop() {
+    const TRACE: &str =
+        "Root=1-6740f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
+    const CID: &str = "order-17-checkout";
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Global: the other tests of this binary log into it too, and are filtered out below by
+    // job id. (A thread-local default misses lines whose callsites other threads hit first.)
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    // As Lambda's runtime sets it for the invocation (harmless to the other tests).
+    std::env::set_var("_X_AMZN_TRACE_ID", TRACE);
+
+    let t = stack().await;
+    let rig = rig(&t, &[]).await;
+    let receiver = Receiver::start().await;
+    let events = accepted_tests::streams::Subscriber::new(&t, DEFAULT_SOURCE).await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1},
+                      "callback_url": receiver.url("/hook")});
+
+    // HTTP in and out, and the stored job.
+    let (res, job) = t.post_job(&body, &[("x-correlation-id", CID)]).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(accepted_tests::header(&res, "x-correlation-id"), Some(CID));
+    assert_eq!(job["correlation_id"], CID);
+    let id = job["id"].as_str().expect("id").to_owned();
+    assert_eq!(t.stored(&id).await.correlation_id.as_str(), CID);
+
+    // The queue message: body, attribute and X-Ray header. Looked at, then made visible again.
+    let out = t
+        .sqs
+        .receive_message()
+        .queue_url(&t.queue_url)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .expect("receive");
+    let message = &out.messages()[0];
+    let queued: Value = serde_json::from_str(message.body().unwrap_or_default()).unwrap();
+    assert_eq!(
+        (queued["job_id"].as_str(), queued["correlation_id"].as_str()),
+        (Some(id.as_str()), Some(CID))
+    );
+    let attribute = message
+        .message_attributes()
+        .and_then(|a| a.get("correlation_id"));
+    assert_eq!(attribute.and_then(|a| a.string_value()), Some(CID));
+    let system = message.attributes().expect("system attributes");
+    assert_eq!(
+        system
+            .get(&aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader)
+            .map(String::as_str),
+        Some(TRACE),
+        "the X-Ray trace continues through the queue"
+    );
+    t.sqs
+        .change_message_visibility()
+        .queue_url(&t.queue_url)
+        .receipt_handle(message.receipt_handle().unwrap_or_default())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("visible again");
+
+    // The worker, the status answer, the events, the webhook.
+    t.drain(10).await;
+    let (res, status) = t
+        .call(
+            Method::GET,
+            &format!("/jobs/{id}"),
+            &[("x-correlation-id", CID)],
+            None,
+        )
+        .await;
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["correlation_id"], CID);
+    assert_eq!(accepted_tests::header(&res, "x-correlation-id"), Some(CID));
+    publish(&t).await;
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen.extend(events.received().await);
+        if seen.len() >= 3 {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.completed"
+        ]
+    );
+    assert!(seen
+        .iter()
+        .all(|e| e.correlationid == CID && e.data["correlation_id"] == CID));
+    poll_until(&t, &rig, Duration::from_secs(10), || {
+        !receiver.received().is_empty()
+    })
+    .await;
+    let hook = &receiver.received()[0];
+    assert_eq!(hook.header("x-correlation-id"), Some(CID));
+    let payload: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(payload["data"]["correlation_id"], CID);
+
+    // Every log line about the job names the same correlation id, in every function.
+    let about_job: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["span"]["job_id"] == id.as_str() || l["job_id"] == id.as_str())
+        .collect();
+    for line in &about_job {
+        let cid = line["span"]["correlation_id"]
+            .as_str()
+            .or(line["correlation_id"].as_str());
+        assert_eq!(cid, Some(CID), "{line}");
+    }
+    let messages: Vec<&str> = about_job
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    for expected in [
+        "job accepted",
+        "job started",
+        "job updated",
+        "event published",
+        "webhook delivered",
+    ] {
+        assert!(
+            messages.contains(&expected),
+            "no {expected:?} line in {messages:?}"
+        );
+    }
+    let started = about_job
+        .iter()
+        .find(|l| l["message"] == "job started")
+        .unwrap();
+    assert_eq!(
+        started["span"]["trace"], TRACE,
+        "the worker's lines lead to the trace"
+    );
 }

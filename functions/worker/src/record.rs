@@ -68,11 +68,19 @@ pub(crate) async fn process(worker: &Worker, message: &SqsMessage, budget: Durat
             }
         },
     };
+    // The X-Ray trace the sender's invocation belongs to (SQS carries it as AWSTraceHeader),
+    // so a log line leads to the trace and back.
+    let trace = message
+        .attributes
+        .get("AWSTraceHeader")
+        .map(String::as_str)
+        .unwrap_or_default();
     let span = info_span!(
         "job",
         job_id = %job_message.job_id,
         correlation_id = %job_message.correlation_id,
         message_id,
+        trace,
     );
     let outcome = run(worker, &job_message, receive_count, budget)
         .instrument(span.clone())

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends,
+    MessageSystemAttributeValue,
+};
 use aws_sdk_sqs::Client;
 
 use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
@@ -31,6 +34,15 @@ impl SqsJobQueue {
     pub fn queue_url(&self) -> &str {
         &self.queue_url
     }
+}
+
+/// The X-Ray trace header of the current invocation: Lambda's runtime sets
+/// `_X_AMZN_TRACE_ID` for each event it hands the function (`Root=1-…;Parent=…;Sampled=…`).
+/// Runtime state, not configuration, so it is read here at the moment of sending.
+pub fn current_trace_header() -> Option<String> {
+    std::env::var("_X_AMZN_TRACE_ID")
+        .ok()
+        .filter(|t| t.starts_with("Root=") && t.len() <= 256 && t.is_ascii())
 }
 
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -75,6 +87,18 @@ impl JobQueue for SqsJobQueue {
                 .map_err(|e| QueueError::Unavailable(e.to_string()))?;
             req = req.message_attributes(*name, value);
         }
+        // X-Ray: the invocation's trace continues in the consumer of this message.
+        if let Some(trace) = current_trace_header() {
+            let value = MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(trace)
+                .build()
+                .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+            req = req.message_system_attributes(
+                MessageSystemAttributeNameForSends::AwsTraceHeader,
+                value,
+            );
+        }
         let out = req.send().await.map_err(unavailable)?;
         Ok(out.message_id.unwrap_or_default())
     }
@@ -91,6 +115,7 @@ impl QueueConsumer for SqsJobQueue {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
             .message_attribute_names("All")
             .send()
             .await
@@ -117,6 +142,10 @@ impl QueueConsumer for SqsJobQueue {
                         .flatten()
                         .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_owned())))
                         .collect(),
+                    trace_header: m
+                        .attributes()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader))
+                        .cloned(),
                     message_id: m.message_id.unwrap_or_default(),
                     receipt_handle: m.receipt_handle.unwrap_or_default(),
                     body: m.body.unwrap_or_default(),

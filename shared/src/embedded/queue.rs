@@ -154,6 +154,7 @@ impl EmbeddedQueue {
                 receive_count: receive_count + 1,
                 sent_at: Timestamp::from_millis(sent_at),
                 attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+                trace_header: None,
             });
         }
         tx.commit().map_err(sql)?;
