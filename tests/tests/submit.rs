@@ -172,9 +172,9 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
     );
     type Headers<'a> = Vec<(&'a str, &'a str)>;
     let cases: Vec<(&str, Vec<u8>, Headers, u16, &str)> = vec![
-        ("nested too deep", deep.into_bytes(), vec![json_ct], 422, "validation-failed"),
-        ("a key too long", long_key.into_bytes(), vec![json_ct], 422, "validation-failed"),
-        ("too many values", many.into_bytes(), vec![json_ct], 422, "validation-failed"),
+        ("nested too deep", deep.clone().into_bytes(), vec![json_ct], 422, "validation-failed"),
+        ("a key too long", long_key.clone().into_bytes(), vec![json_ct], 422, "validation-failed"),
+        ("too many values", many.clone().into_bytes(), vec![json_ct], 422, "validation-failed"),
         (
             "malformed",
             b"{\"type\": ".to_vec(),
@@ -267,6 +267,18 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
             header(&res, "x-correlation-id"),
             "{name}"
         );
+    }
+    // The structural cases are refused for their limit, not for some other field error.
+    for (body, limit) in [
+        (deep, "nested deeper"),
+        (long_key, "key longer"),
+        (many, "more than 10000 values"),
+    ] {
+        let (_, problem) = t.post_raw(body.as_bytes(), &[json_ct], None).await;
+        let errors = problem["errors"].as_array().expect("field errors");
+        assert_eq!(errors.len(), 1, "{problem}");
+        let message = errors[0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(limit), "{problem}");
     }
     let (_, body) = t
         .post_job(
