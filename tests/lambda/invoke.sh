@@ -273,4 +273,34 @@ sqs = boto3.client("sqs", region_name="us-east-1")
 attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["ApproximateNumberOfMessages"])
 assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3", attrs
 PY
+step "logs: one flat JSON object per line, naming the function, its request id and the job"
+py "$work/watch.log" "$job_id" <<'PY'
+import json, sys
+lines = []
+for raw in open(sys.argv[1], errors="replace"):
+    start = raw.find("{")  # whatever cargo lambda prefixes, the function's line follows
+    try:
+        line = json.loads(raw[start:]) if start >= 0 else None
+    except ValueError:
+        continue
+    if isinstance(line, dict) and "function_request_id" in line:
+        lines.append(line)
+services = {l["service"] for l in lines}
+# status logs cancels and failures only: its reads are the polling hot path, which API
+# Gateway's access log already records.
+assert services >= {"submit", "worker", "dlq", "events", "reconciler", "webhooks"}, services
+for l in lines:
+    for key in ("timestamp", "level", "message", "function_name", "cold_start"):
+        assert key in l, (key, l)
+accepted = [l for l in lines if l["message"] == "job accepted" and l["job_id"] == sys.argv[2]]
+assert len(accepted) == 1, accepted
+first = accepted[0]
+assert first["service"] == "submit" and first["correlation_id"] == "fixture-corr-0001", first
+assert first["function_name"] == "submit" and first["cold_start"] is True, first
+requests = {l["function_request_id"] for l in lines if l["service"] == "submit"}
+assert len(requests) == 2, f"the submit and its replay are two invocations: {requests}"
+warm = [l for l in lines if l["service"] == "submit" and l["function_request_id"] != first["function_request_id"]]
+assert warm and all(l["cold_start"] is False for l in warm), warm
+assert not any("Oslo" in json.dumps(l) for l in lines), "no job input in the logs"
+PY
 echo "lambda runtime: $checks checks passed"

@@ -11,7 +11,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init("events");
     let config = Config::from_env()?;
     let bus = config.require_event_bus()?.to_owned();
     let aws = load_config().await;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init("reconciler");
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);

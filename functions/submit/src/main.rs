@@ -10,7 +10,7 @@ use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init("submit");
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);

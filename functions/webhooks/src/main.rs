@@ -12,7 +12,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init("webhooks");
     let config = WebhookConfig::from_env()?;
     let aws = load_config().await;
     let secrets = secret_provider(&aws, &config.secret)?;

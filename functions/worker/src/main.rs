@@ -11,7 +11,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init("worker");
     let config = Config::from_env()?;
     let aws = load_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);

@@ -9,7 +9,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    logging::init("accepted");
     let result = match cli.command {
         Command::Serve(args) => accepted_server::serve(args, shutdown_signal()).await,
     };
