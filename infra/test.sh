@@ -9,11 +9,13 @@
 #                                  (every HTTP answer, queue message, event and webhook body the
 #                                  tests see is validated against api/openapi.yaml and
 #                                  api/asyncapi.yaml on the way)
-#   3. contract documents          redocly lint of api/openapi.yaml, asyncapi validate of
+#   3. benchmarks, quick           infra/bench.sh --quick: cold start under the Runtime API
+#                                  emulator and the criterion hot paths, once each (BENCHMARKS.md)
+#   4. contract documents          redocly lint of api/openapi.yaml, asyncapi validate of
 #                                  api/asyncapi.yaml, schemathesis against the local server
-#   4. supply chain                cargo deny check licenses bans sources (deny.toml)
-#   5. template checks             sam validate --lint, cfn-lint, checkov, sam build
-# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 5.
+#   5. supply chain                cargo deny check licenses bans sources (deny.toml)
+#   6. template checks             sam validate --lint, cfn-lint, checkov, sam build
+# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 6.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,6 +47,9 @@ cargo test --workspace --locked
 "$root/.local/venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/moto-api/reset", method="POST"), timeout=30)' "$AWS_ENDPOINT_URL"
 log "Lambda runtime: bootstraps under cargo lambda, invoked with events/"
 "$root/tests/lambda/invoke.sh"
+
+log "benchmarks, quick: every benchmark still builds and runs (figures only, nothing timed is asserted)"
+"$root/infra/bench.sh" --quick
 
 log "contract documents: redocly lint api/openapi.yaml, asyncapi validate api/asyncapi.yaml"
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \

@@ -44,6 +44,13 @@ for f in submit status worker dlq reconciler events webhooks; do
   log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
 done
 
+step "the bootstraps unwind panics (Cargo.toml), so the worker fails one panicking job, not its batch"
+for f in submit status worker dlq reconciler events webhooks; do
+  # panic = "abort" links no unwinder; unwinding imports it from libgcc_s.
+  nm -D --undefined-only "target/lambda/$f/bootstrap" | grep -q '_Unwind_RaiseException' ||
+    { log "$f was built with panic = abort"; exit 1; }
+done
+
 prefix="lambda$(date +%s)$$"
 cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix "$prefix" --format dotenv >"$work/env"
 {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::aws::{DynamoJobStore, SqsJobQueue};
+use accepted_core::aws::{AwsClients, CallCounter, DynamoJobStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::{Config, Job, JobId, JobStore, QueueConsumer, ReceivedMessage};
 use accepted_infra::{bootstrap, default_template_path, Stack, Template};
@@ -49,6 +49,8 @@ pub struct TestStack {
     pub dlq_url: String,
     /// The EMF lines submit and the worker wrote.
     pub metrics: Arc<accepted_core::metrics::Recorded>,
+    /// The AWS requests submit, status and the worker sent.
+    pub calls: CallCounter,
     /// The jobs queue and its dead-letter queue, as consumers.
     pub consumer: SqsJobQueue,
     pub dead_letters: SqsJobQueue,
@@ -97,28 +99,31 @@ impl TestStack {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("template env is valid");
-        let store = Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name));
+        // The functions' clients count their requests; the harness's own (the consumer that
+        // stands in for Lambda's event source mapping, `sqs`, `dynamo`) do not.
+        let calls = CallCounter::new();
+        let counted = AwsClients::new(&sdk).counted(&calls);
+        let store = Arc::new(DynamoJobStore::new(counted.dynamodb(), &config.table_name));
         let queue_url = config.require_queue_url().expect("queue url").to_owned();
         let consumer = SqsJobQueue::from_sdk_config(&sdk, &queue_url);
-        let queue = Arc::new(consumer.clone());
+        let queue = Arc::new(SqsJobQueue::new(counted.sqs(), &queue_url));
         let dlq_url = stack
             .output("JobsDeadLetterQueueUrl")
             .expect("dlq output")
             .to_owned();
         let results: Option<Arc<dyn accepted_core::ResultStore>> =
             config.results_bucket.as_ref().map(|bucket| {
-                Arc::new(accepted_core::aws::S3ResultStore::from_sdk_config(
-                    &sdk, bucket,
-                )) as Arc<dyn accepted_core::ResultStore>
+                Arc::new(accepted_core::aws::S3ResultStore::new(counted.s3(), bucket))
+                    as Arc<dyn accepted_core::ResultStore>
             });
         let metrics = Arc::new(accepted_core::metrics::Recorded::default());
         let recorder = accepted_core::metrics::Metrics::new("accepted", metrics.clone());
         let mut status = Status::new(store.clone(), &config);
-        let mut submit = Submit::new(store.clone(), queue, registry.clone(), &config);
+        let mut submit = Submit::new(store.clone(), queue.clone(), registry.clone(), &config);
         submit.metrics = recorder.clone();
         let mut worker = Worker::new(store.clone(), registry.clone(), &config)
-            .with_queue(Arc::new(consumer.clone()))
-            .with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&sdk, &dlq_url)));
+            .with_queue(queue)
+            .with_dead_letter_queue(Arc::new(SqsJobQueue::new(counted.sqs(), &dlq_url)));
         worker.metrics = recorder;
         if let Some(results) = results {
             status = status.with_results(results.clone());
@@ -133,6 +138,7 @@ impl TestStack {
             dead_letters: SqsJobQueue::from_sdk_config(&sdk, &dlq_url),
             submit,
             metrics,
+            calls,
             status,
             worker: Arc::new(worker),
             sqs: aws_sdk_sqs::Client::new(&sdk),

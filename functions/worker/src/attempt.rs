@@ -59,14 +59,16 @@ pub(crate) async fn execute(
     }
 }
 
-/// Heartbeats every third of the lease and writes the latest progress no more often than the
-/// worker's progress interval. Every write returns the job, so a cancel request is noticed at
+/// Heartbeats every third of the lease and writes the latest progress at most once per
+/// progress interval, the first one interval after the start. Every write returns the job, so a cancel request is noticed at
 /// the next one. Returns only when the lease is lost.
 async fn supervise(worker: &Worker, job: &Job, signals: &mut AttemptSignals) -> JobFailure {
     let every = (worker.lease / 3).max(Duration::from_millis(100));
     let mut next_beat = Instant::now() + every;
     let mut unwritten = None;
-    let mut next_progress_write = Instant::now();
+    // The first progress write waits one interval too: a job that ends sooner never pays
+    // for one, since its completion write says more.
+    let mut next_progress_write = Instant::now() + worker.progress_interval;
     loop {
         let transition = tokio::select! {
             () = tokio::time::sleep_until(next_beat) => {

@@ -7,6 +7,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS`) points them at moto server or LocalStack with no
 //! code change.
 
+mod calls;
 mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
@@ -17,6 +18,7 @@ mod s3;
 mod secrets;
 mod sqs;
 
+pub use calls::{AwsClients, CallCounter, CallCounts};
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;

@@ -28,13 +28,8 @@ impl S3ResultStore {
         }
     }
 
-    /// Path-style addressing when an endpoint is configured (moto, LocalStack), which serve
-    /// buckets under their path rather than as subdomains.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
-        Self::new(Client::from_conf(config), bucket)
+        Self::new(super::AwsClients::new(sdk).s3(), bucket)
     }
 }
 

@@ -1,0 +1,218 @@
+//! What one million jobs cost on AWS, from measured figures and list prices.
+//!
+//! The requests per job are the counts `tests/tests/calls.rs` guards; DynamoDB capacity units
+//! follow from those requests, the item sizes and the table's indexes (template.yaml); Lambda
+//! time and log volume are measured by the `coldstart` bench. Prices are AWS's public list
+//! prices for us-east-1 (see [`Prices::US_EAST_1`]); recheck them before relying on a figure.
+
+/// List prices, US dollars, us-east-1.
+#[derive(Debug, Clone, Copy)]
+pub struct Prices {
+    /// HTTP API, per million requests (first 300 million a month).
+    pub api_per_million: f64,
+    /// Lambda, per million requests.
+    pub lambda_requests_per_million: f64,
+    /// Lambda duration per GB-second, x86_64 and arm64 (first pricing tier).
+    pub lambda_gb_second_x86: f64,
+    pub lambda_gb_second_arm: f64,
+    /// DynamoDB on-demand, per million write and read request units.
+    pub dynamodb_wru_per_million: f64,
+    pub dynamodb_rru_per_million: f64,
+    /// SQS standard queue, per million requests (64 KiB each).
+    pub sqs_per_million: f64,
+    /// EventBridge custom events, per million (64 KiB each).
+    pub eventbridge_per_million: f64,
+    /// CloudWatch Logs ingestion (standard class), per GB.
+    pub logs_per_gb: f64,
+}
+
+impl Prices {
+    /// From aws.amazon.com/{api-gateway,lambda,dynamodb,sqs,eventbridge,cloudwatch}/pricing,
+    /// as listed since DynamoDB's on-demand price cut of 1 November 2024. Written down on
+    /// 2026-11-30 without network access to re-read the pages: check them.
+    pub const US_EAST_1: Self = Self {
+        api_per_million: 1.00,
+        lambda_requests_per_million: 0.20,
+        lambda_gb_second_x86: 0.000_016_666_7,
+        lambda_gb_second_arm: 0.000_013_333_4,
+        dynamodb_wru_per_million: 0.625,
+        dynamodb_rru_per_million: 0.125,
+        sqs_per_million: 0.40,
+        eventbridge_per_million: 1.00,
+        logs_per_gb: 0.50,
+    };
+}
+
+/// Lambda's own START, END and REPORT lines per invocation, in bytes (about 90, 60 and 200).
+pub const PLATFORM_LOG_BYTES: f64 = 350.0;
+
+/// One Lambda function's share of a job.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionUse {
+    pub name: &'static str,
+    /// Invocations per job (a batch of ten jobs is 0.1 each).
+    pub invocations: f64,
+    /// Billed duration of one invocation, ms (Lambda rounds up to the millisecond).
+    pub billed_ms: f64,
+    pub memory_mb: f64,
+    /// The function's own log bytes per invocation.
+    pub log_bytes: f64,
+}
+
+/// Everything one job uses.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// API requests: the submit and the client's status reads.
+    pub api_requests: f64,
+    pub functions: Vec<FunctionUse>,
+    pub wru: f64,
+    pub rru: f64,
+    pub sqs_requests: f64,
+    pub events: f64,
+}
+
+impl Workload {
+    /// A keyed `POST /jobs`, one `GET /jobs/{id}`, a batch of `batch` jobs on the worker, the
+    /// lifecycle events, no webhook. `billed_ms`/`log_bytes` are per invocation of submit,
+    /// status, the worker (one job) and the events function, measured.
+    pub fn happy_path(batch: f64, measured: &[(&'static str, f64, f64)]) -> Self {
+        let of = |name: &str| {
+            measured
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map_or((0.0, 0.0), |(_, ms, bytes)| (*ms, *bytes))
+        };
+        let function = |name: &'static str, invocations: f64| {
+            let (billed_ms, log_bytes) = of(name);
+            FunctionUse {
+                name,
+                invocations,
+                billed_ms,
+                memory_mb: 256.0,
+                log_bytes,
+            }
+        };
+        Self {
+            api_requests: 2.0,
+            functions: vec![
+                function("submit", 1.0),
+                function("status", 1.0),
+                // A batch runs its jobs concurrently: one invocation's time is shared.
+                function("worker", 1.0 / batch),
+                // Three stream records (insert, start, finish) in batches of up to 100.
+                function("events", 3.0 / 100.0),
+            ],
+            wru: HAPPY_PATH_WRU,
+            rru: HAPPY_PATH_RRU,
+            // SendMessage, and the event source mapping's receive and batch delete.
+            sqs_requests: 1.0 + 2.0 / batch,
+            events: 3.0,
+        }
+    }
+}
+
+/// Write request units of one keyed job (items under 1 KB): accept is a transaction of the
+/// job and its key (2 × 2) plus the job's three index entries (3); the start writes the item
+/// (1), `by_owner` (1) and moves it in `unfinished` (2); the finish writes the item (1),
+/// `by_owner` (1) and leaves both sparse indexes (2).
+pub const HAPPY_PATH_WRU: f64 = 7.0 + 4.0 + 4.0;
+/// The cap's count on a keys-only index (0.5, eventually consistent) and one strongly
+/// consistent `GetItem` (1).
+pub const HAPPY_PATH_RRU: f64 = 1.5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+/// Dollars per million jobs, by line.
+#[derive(Debug, Clone)]
+pub struct Bill {
+    pub lines: Vec<(&'static str, f64)>,
+}
+
+impl Bill {
+    pub fn total(&self) -> f64 {
+        self.lines.iter().map(|(_, dollars)| dollars).sum()
+    }
+}
+
+pub fn per_million_jobs(work: &Workload, prices: &Prices, arch: Architecture) -> Bill {
+    let gb_second = match arch {
+        Architecture::X86_64 => prices.lambda_gb_second_x86,
+        Architecture::Arm64 => prices.lambda_gb_second_arm,
+    };
+    let million = 1_000_000.0;
+    let invocations: f64 = work.functions.iter().map(|f| f.invocations).sum();
+    let gb_seconds: f64 = work
+        .functions
+        .iter()
+        .map(|f| f.invocations * (f.memory_mb / 1024.0) * (f.billed_ms.ceil() / 1000.0))
+        .sum();
+    let log_bytes: f64 = work
+        .functions
+        .iter()
+        .map(|f| f.invocations * (f.log_bytes + PLATFORM_LOG_BYTES))
+        .sum();
+    Bill {
+        lines: vec![
+            (
+                "API Gateway (HTTP API)",
+                work.api_requests * prices.api_per_million,
+            ),
+            (
+                "Lambda requests",
+                invocations * prices.lambda_requests_per_million,
+            ),
+            ("Lambda duration", gb_seconds * million * gb_second),
+            (
+                "DynamoDB writes",
+                work.wru * prices.dynamodb_wru_per_million,
+            ),
+            ("DynamoDB reads", work.rru * prices.dynamodb_rru_per_million),
+            ("SQS", work.sqs_requests * prices.sqs_per_million),
+            ("EventBridge", work.events * prices.eventbridge_per_million),
+            (
+                "CloudWatch Logs",
+                log_bytes * million / 1e9 * prices.logs_per_gb,
+            ),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_line_is_its_units_times_its_price() {
+        let work = Workload {
+            api_requests: 2.0,
+            functions: vec![FunctionUse {
+                name: "f",
+                invocations: 1.0,
+                billed_ms: 9.2, // billed as 10 ms
+                memory_mb: 1024.0,
+                log_bytes: 650.0,
+            }],
+            wru: 15.0,
+            rru: 1.5,
+            sqs_requests: 1.2,
+            events: 3.0,
+        };
+        let p = Prices::US_EAST_1;
+        let bill = per_million_jobs(&work, &p, Architecture::X86_64);
+        let line = |name: &str| bill.lines.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert!((line("API Gateway (HTTP API)") - 2.0).abs() < 1e-9);
+        assert!((line("Lambda requests") - 0.2).abs() < 1e-9);
+        // 1 GB × 0.010 s × 1e6 = 10,000 GB-s.
+        assert!((line("Lambda duration") - 10_000.0 * p.lambda_gb_second_x86).abs() < 1e-9);
+        assert!((line("DynamoDB writes") - 15.0 * 0.625).abs() < 1e-9);
+        assert!((line("SQS") - 0.48).abs() < 1e-9);
+        // (650 + 350) bytes × 1e6 = 1 GB.
+        assert!((line("CloudWatch Logs") - 0.5).abs() < 1e-9);
+        let arm = per_million_jobs(&work, &p, Architecture::Arm64);
+        assert!(arm.total() < bill.total());
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The benchmarks of BENCHMARKS.md, from a fresh clone. Prints figures; asserts no time.
+#   infra/bench.sh            the full run (about 10 minutes after the build)
+#   infra/bench.sh --quick    a short run that only proves every benchmark still works (CI)
+# Steps:
+#   1. cold start   the release bootstraps (cargo lambda build --release, as deployed) and the
+#                   hello-world floor, each under a Lambda Runtime API emulator, on moto
+#   2. hot paths    criterion benchmarks of the functions' own work (cargo bench)
+# Starts moto (infra/moto.sh) unless this checkout already runs it; stops what it started.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+log() { printf '\n[bench] %s\n' "$*" >&2; }
+
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+
+"$root/infra/setup.sh"
+export PATH="$root/.local/venv/bin:$PATH"
+if ! "$root/infra/moto.sh" running; then
+  trap '"$root/infra/moto.sh" stop' EXIT
+fi
+AWS_ENDPOINT_URL="$("$root/infra/moto.sh" start)"
+export AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+log "building the release bootstraps and the floor with cargo lambda"
+cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler \
+  --bin events --bin webhooks --bin hello >"$root/.local/bench-build.log" 2>&1 ||
+  { cat "$root/.local/bench-build.log"; exit 1; }
+
+log "cold start and per-invoke cost under the Runtime API emulator"
+if [[ $quick == 1 ]]; then
+  # The driver in the test profile, already built by the tests; the bootstraps are release.
+  cargo run -q -p accepted-bench --bin coldstart -- --starts 1 --invokes 5
+else
+  cargo run -q --release -p accepted-bench --bin coldstart -- --starts 5 --invokes 200
+fi
+
+log "hot paths (criterion)"
+if [[ $quick == 1 ]]; then
+  # Each benchmark runs once, unoptimised, as a test: it proves they build and run, and
+  # measures nothing.
+  cargo test -q -p accepted-bench --bench hot_paths
+else
+  cargo bench -q -p accepted-bench --bench hot_paths
+fi
+log "benchmarks finished"

@@ -1,0 +1,155 @@
+//! The AWS requests a job costs, counted on the wire by the SDK interceptor, on moto.
+//!
+//! Each request is billed and adds a round trip, so these figures are part of the design: the
+//! counts are deterministic, and a change that adds a request fails here. BENCHMARKS.md
+//! prices them.
+
+use std::time::Duration;
+
+use accepted_core::aws::CallCounts;
+use accepted_core::JobStatus;
+use accepted_tests::TestStack;
+use serde_json::{json, Value};
+
+/// Polls the worker (as the event source mapping would) until the job is finished.
+async fn run_to_end(t: &TestStack, id: &str) -> JobStatus {
+    for _ in 0..200 {
+        t.poll_worker_once().await;
+        // Read through the harness's own client: the functions' tally stays the job's.
+        let item = t
+            .dynamo
+            .get_item()
+            .table_name(&t.config.table_name)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+            .expect("the job item");
+        let status = item["status"].as_s().expect("status").clone();
+        if status != "pending" && status != "running" {
+            return JobStatus::parse(&status).expect("a status");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+async fn accept(t: &TestStack, body: &Value, key: &str) -> String {
+    let (res, job) = t.post_job(body, &[("idempotency-key", key)]).await;
+    assert_eq!(res.status(), 202, "{job}");
+    job["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn the_happy_path_costs_three_requests_to_accept_and_two_to_run_a_job() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    t.calls.take();
+
+    let (res, _) = t.post_job(&body, &[]).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([
+            ("DynamoDB.Query", 1),   // the per-owner cap
+            ("DynamoDB.PutItem", 1), // the job, conditionally
+            ("SQS.SendMessage", 1),
+        ]),
+        "accept without a key"
+    );
+
+    let id = accept(&t, &body, "calls-happy").await;
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([
+            ("DynamoDB.Query", 1),
+            // The job and its idempotency record, in one conditional transaction.
+            ("DynamoDB.TransactWriteItems", 1),
+            ("SQS.SendMessage", 1),
+        ]),
+        "accept with a key"
+    );
+
+    // A replay learns of the earlier job from the refused transaction (the record comes back
+    // with the refusal), reads that job to answer with it, and sends nothing.
+    assert_eq!(accept(&t, &body, "calls-happy").await, id);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([
+            ("DynamoDB.Query", 1),
+            ("DynamoDB.TransactWriteItems", 1),
+            ("DynamoDB.GetItem", 1),
+        ]),
+        "replay"
+    );
+
+    assert_eq!(run_to_end(&t, &id).await, JobStatus::Completed);
+    assert_eq!(
+        t.calls.take(),
+        // Both jobs: each started (leased) and completed, nothing else.
+        CallCounts::from([("DynamoDB.UpdateItem", 2 * 2)]),
+        "run"
+    );
+
+    let (res, _) = t.get_job(&id, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([("DynamoDB.GetItem", 1)]),
+        "status"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_costs_one_start_one_record_and_one_backoff_per_failed_attempt() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 2}});
+    let id = accept(&t, &body, "calls-retry").await;
+    t.calls.take();
+
+    assert_eq!(run_to_end(&t, &id).await, JobStatus::Completed);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([
+            // Per attempt: start; per failed attempt, its record; the last, completion.
+            ("DynamoDB.UpdateItem", 3 + 2 + 1),
+            ("SQS.ChangeMessageVisibility", 2), // the backoff of each failed attempt
+        ]),
+        "two failed attempts, then success"
+    );
+}
+
+#[tokio::test]
+async fn a_large_result_adds_one_write_to_s3_and_its_fetch_only_a_read_of_the_job() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1, "result_bytes": 300_000}});
+    let id = accept(&t, &body, "calls-large").await;
+    t.calls.take();
+
+    assert_eq!(run_to_end(&t, &id).await, JobStatus::Completed);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([("DynamoDB.UpdateItem", 2), ("S3.PutObject", 1)]),
+        "run"
+    );
+    let (res, _) = t
+        .call(
+            lambda_http::http::Method::GET,
+            &format!("/jobs/{id}/result"),
+            &[],
+            None,
+        )
+        .await;
+    // A redirect to a presigned URL, signed locally: the bytes never pass the function.
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        t.calls.take(),
+        CallCounts::from([("DynamoDB.GetItem", 1)]),
+        "fetch the result"
+    );
+}
