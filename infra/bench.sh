@@ -5,7 +5,9 @@
 # Steps:
 #   1. cold start   the release bootstraps (cargo lambda build --release, as deployed) and the
 #                   hello-world floor, each under a Lambda Runtime API emulator, on moto
-#   2. hot paths    criterion benchmarks of the functions' own work (cargo bench)
+#   2. throughput   concurrent clients against the local server (accepted serve), embedded
+#                   backend and moto: requests/s, latency to 202, time until all finished
+#   3. hot paths    criterion benchmarks of the functions' own work (cargo bench)
 # Starts moto (infra/moto.sh) unless this checkout already runs it; stops what it started.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,7 +37,22 @@ if [[ $quick == 1 ]]; then
   # The driver in the test profile, already built by the tests; the bootstraps are release.
   cargo run -q -p accepted-bench --bin coldstart -- --starts 1 --invokes 5
 else
-  cargo run -q --release -p accepted-bench --bin coldstart -- --starts 5 --invokes 200
+  cargo build -q --release -p accepted-bench --bin coldstart
+  target/release/coldstart --starts 3 --invokes 30
+fi
+
+log "throughput of the local server (embedded backend, then moto)"
+if [[ $quick == 1 ]]; then
+  cargo build -q -p accepted-server
+  cargo run -q -p accepted-bench --bin load -- --server target/debug/accepted --jobs 100 --clients 4
+  cargo run -q -p accepted-bench --bin load -- --server target/debug/accepted --jobs 30 --clients 4 \
+    --backend aws
+else
+  cargo build -q --release -p accepted-server
+  cargo build -q --release -p accepted-bench --bin load
+  target/release/load --server target/release/accepted --jobs 2000 --clients 32
+  target/release/load --server target/release/accepted --jobs 500 --clients 32 --job-ms 100
+  target/release/load --server target/release/accepted --jobs 300 --clients 16 --backend aws
 fi
 
 log "hot paths (criterion)"
