@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use accepted_core::aws::CallCounts;
+use accepted_core::aws::{item, CallCounts};
 use accepted_core::JobStatus;
 use accepted_tests::TestStack;
 use serde_json::{json, Value};
@@ -16,23 +16,21 @@ async fn run_to_end(t: &TestStack, id: &str) -> JobStatus {
     for _ in 0..200 {
         t.poll_worker_once().await;
         // Read through the harness's own client: the functions' tally stays the job's.
-        let item = t
+        let job_id = accepted_core::JobId::parse(id).expect("job id");
+        let found = t
             .dynamo
             .get_item()
             .table_name(&t.config.table_name)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")),
-            )
+            .key(item::PK, item::job_pk(&job_id))
             .consistent_read(true)
             .send()
             .await
             .expect("get item")
             .item
             .expect("the job item");
-        let status = item["status"].as_s().expect("status").clone();
-        if status != "pending" && status != "running" {
-            return JobStatus::parse(&status).expect("a status");
+        let status = item::decode_job(&found).expect("a job").status;
+        if !matches!(status, JobStatus::Pending | JobStatus::Running) {
+            return status;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
