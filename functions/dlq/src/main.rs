@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore};
+use accepted_core::aws::{load_lambda_config, DynamoJobStore};
 use accepted_core::{logging, Config};
 use accepted_dlq::{handle_batch, DeadLetters};
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -12,7 +12,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     logging::init("dlq");
     let config = Config::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let dead_letters = Arc::new(DeadLetters::new(Arc::new(store), &config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

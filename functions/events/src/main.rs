@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, EventBridgePublisher};
+use accepted_core::aws::{load_lambda_config, EventBridgePublisher};
 use accepted_core::{logging, Config};
 use accepted_events::{handle_records, Publisher};
 use aws_lambda_events::event::dynamodb::Event;
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     logging::init("events");
     let config = Config::from_env()?;
     let bus = config.require_event_bus()?.to_owned();
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let publisher = Arc::new(Publisher {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),
         source: config.event_source.clone(),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
+use accepted_core::aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::{logging, Config, Timestamp};
 use accepted_reconciler::{sweep, Reconciler};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -12,7 +12,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     logging::init("reconciler");
     let config = Config::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let queue = SqsJobQueue::from_sdk_config(&aws, config.require_queue_url()?);
     let reconciler = Arc::new(Reconciler::new(Arc::new(store), Arc::new(queue), &config));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, secret_provider, DynamoJobStore, S3ResultStore};
+use accepted_core::aws::{load_lambda_config, secret_provider, DynamoJobStore, S3ResultStore};
 use accepted_core::{logging, Config};
 use accepted_status::{handle, Status};
 use lambda_http::{service_fn, Error, Request};
@@ -11,7 +11,7 @@ use lambda_http::{service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     logging::init("status");
     let config = Config::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let mut status = Status::new(Arc::new(store), &config);
     if let Some(bucket) = &config.results_bucket {

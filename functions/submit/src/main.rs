@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, SqsJobQueue};
+use accepted_core::aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::{logging, Config};
 use accepted_submit::{handle, Submit};
@@ -12,7 +12,7 @@ use lambda_http::{service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     logging::init("submit");
     let config = Config::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let queue = SqsJobQueue::from_sdk_config(&aws, config.require_queue_url()?);
     let submit = Arc::new(Submit::new(

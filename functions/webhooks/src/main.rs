@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, secret_provider, SqsJobQueue};
+use accepted_core::aws::{load_lambda_config, secret_provider, SqsJobQueue};
 use accepted_core::config::WebhookConfig;
 use accepted_core::logging;
 use accepted_core::webhook::https::HttpsTransport;
@@ -14,7 +14,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     logging::init("webhooks");
     let config = WebhookConfig::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let secrets = secret_provider(&aws, &config.secret)?;
     let transport = Arc::new(HttpsTransport::new(config.destinations, config.timeout)?);
     let mut deliverer = Deliverer::new(transport, secrets, &config).with_queue(Arc::new(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
+use accepted_core::aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::jobs::JobRegistry;
 use accepted_core::{logging, Config, Timestamp};
 use accepted_worker::{handle_batch, Worker};
@@ -13,7 +13,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     logging::init("worker");
     let config = Config::from_env()?;
-    let aws = load_config().await;
+    let aws = load_lambda_config().await;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let mut worker = Worker::new(Arc::new(store), JobRegistry::builtin(), &config);
     // The source queue, to delay retries by changing their visibility (backoff).

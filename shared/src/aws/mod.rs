@@ -28,7 +28,26 @@ pub use s3::S3ResultStore;
 pub use secrets::{secret_provider, SecretsManagerSecret};
 pub use sqs::SqsJobQueue;
 
-/// Loads the shared AWS configuration once, at cold start.
+/// Loads the AWS configuration from the standard chain (environment, profile files, SSO, web
+/// identity, container and instance metadata): for the local server and tools.
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Loads the AWS configuration of a Lambda function, once, at cold start.
+///
+/// Lambda always hands a function its role's credentials and its region in environment
+/// variables, so the rest of the standard chain is dead weight there. It is not free: the chain
+/// builds an STS client for web identity, and every SDK client loads and parses the root
+/// certificates when it is built, so skipping it shortens every cold start (BENCHMARKS.md).
+/// Endpoint overrides (`AWS_ENDPOINT_URL`) still apply.
+pub async fn load_lambda_config() -> aws_config::SdkConfig {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(EnvironmentVariableRegionProvider::new())
+        .load()
+        .await
 }
