@@ -13,6 +13,7 @@ pub mod config;
 pub mod cursor;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod error_chain;
 pub mod events;
 pub mod fingerprint;
 #[cfg(feature = "http")]

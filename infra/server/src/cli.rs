@@ -19,6 +19,104 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and run the worker in this process.
     Serve(ServeArgs),
+    /// Submit a job; with --wait, follow it to the end.
+    Submit(SubmitArgs),
+    /// Show a job.
+    Status(JobArgs),
+    /// Follow a job until it completes, fails or is cancelled.
+    Wait(JobArgs),
+    /// Cancel a job (a running one stops at its handler's next check).
+    Cancel(JobArgs),
+    /// Fetch a completed job's result.
+    Result(ResultArgs),
+    /// List your jobs, newest first.
+    Jobs(JobsArgs),
+}
+
+/// Where the API is and how to call it: every client command takes these.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The API's base URL: the local server, or a stack's `ApiUrl` output (with its stage).
+    #[arg(long, env = "ACCEPTED_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: url::Url,
+    /// Sign requests with AWS SigV4 (a stack deployed with AuthMode Iam), using the standard
+    /// AWS credentials and AWS_REGION. Otherwise ACCEPTED_TOKEN, if set, is sent as a bearer
+    /// token (AuthMode Jwt).
+    #[arg(long, env = "ACCEPTED_IAM")]
+    pub iam: bool,
+    /// Print the API's JSON documents instead of text, for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for each answer.
+    #[arg(long, env = "ACCEPTED_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(5..=300))]
+    pub timeout: u64,
+    /// A correlation id to send (X-Correlation-Id); the API makes one otherwise.
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    /// The job type, e.g. `csv.summary` or `demo.sleep`.
+    #[arg(value_name = "TYPE")]
+    pub job_type: String,
+    /// The job's input: JSON, `@file` for a file's JSON, or `@-` for standard input.
+    #[arg(long)]
+    pub input: String,
+    /// Resubmitting with the same key returns the first job. Without one, a key is made for
+    /// this command, so its own retries never create a second job.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// An HTTPS URL to notify when the job ends (signed webhooks).
+    #[arg(long)]
+    pub callback: Option<String>,
+    /// Follow the job to the end, with a progress bar; the exit status tells how it ended.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// The job id (from submit).
+    pub id: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResultArgs {
+    pub id: String,
+    /// Write the result to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JobsArgs {
+    #[arg(long, value_parser = job_status)]
+    pub status: Option<accepted_core::JobStatus>,
+    #[arg(long = "type")]
+    pub job_type: Option<String>,
+    /// Jobs per page (at most 100).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+    /// The next page: the cursor the previous page printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+fn job_status(s: &str) -> Result<accepted_core::JobStatus, String> {
+    accepted_core::JobStatus::ALL
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| "one of pending, running, completed, failed, cancelled".to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

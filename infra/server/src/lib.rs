@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod backend;
 pub mod cli;
+pub mod client;
+pub mod commands;
 pub mod http;
 pub mod poller;
 pub mod webhooks;

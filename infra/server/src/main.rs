@@ -9,9 +9,14 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client commands print for people and scripts; only the server logs.
+    if let Some(code) = accepted_server::commands::run(&cli.command).await {
+        return code;
+    }
     logging::init("accepted");
     let result = match cli.command {
         Command::Serve(args) => accepted_server::serve(args, shutdown_signal()).await,
+        _ => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

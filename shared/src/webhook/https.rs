@@ -27,6 +27,7 @@ use super::delivery::{
     parse_retry_after, TransportError, WebhookRequest, WebhookResponse, WebhookTransport,
 };
 use super::destination::{DestinationError, DestinationPolicy};
+use crate::error_chain::error_chain;
 use crate::time::Timestamp;
 
 const USER_AGENT: &str = concat!("accepted-webhooks/", env!("CARGO_PKG_VERSION"));
@@ -153,15 +154,4 @@ impl WebhookTransport for HttpsTransport {
             retry_after,
         })
     }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(e) = next {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        next = e.source();
-    }
-    text
 }
