@@ -4,7 +4,10 @@
 #   .local/venv-sam  aws-sam-cli and cfn-lint (own venv: SAM pins an older boto3 than moto)
 #   .local/venv-checkov  checkov, the template's security scanner (own venv: many pins)
 #   .local/venv-schemathesis  schemathesis, the OpenAPI-driven API fuzzer
-#   .local/node      @redocly/cli and @asyncapi/cli, the contract documents' linters (npm)
+#   .local/node      @redocly/cli and @asyncapi/cli, the contract documents' linters, and
+#                    playwright-core, which drives the browser of the console test (npm)
+#   chromium         the browser of the console test (Debian package; installed with apt-get
+#                    when missing, as root or through sudo; CHROMIUM names another)
 #   cargo-deny       built once from crates.io into a cache outside the checkout
 #                    ($ACCEPTED_TOOLS_CACHE, default ~/.cache/accepted-tools), ~7 min cold
 # Versions are pinned so a fresh machine gets what CI was measured with.
@@ -22,6 +25,7 @@ REDOCLY_SPEC='@redocly/cli@2.77.0'
 CHECKOV_SPEC='checkov==3.3.30'
 SCHEMATHESIS_SPEC='schemathesis==4.32.5'
 ASYNCAPI_SPEC='@asyncapi/cli@6.2.0'
+PLAYWRIGHT_SPEC='playwright-core@1.65.1'
 CARGO_DENY_VERSION='0.20.2'
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -65,11 +69,23 @@ fi
 mkdir -p "$local_dir/bin"
 ln -sf "$deny_root/bin/cargo-deny" "$local_dir/bin/cargo-deny"
 node_dir="$local_dir/node"
-if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$REDOCLY_SPEC $ASYNCAPI_SPEC" ]]; then
-  log "installing $REDOCLY_SPEC and $ASYNCAPI_SPEC into $node_dir"
+node_specs="$REDOCLY_SPEC $ASYNCAPI_SPEC $PLAYWRIGHT_SPEC"
+if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$node_specs" ]]; then
+  log "installing $node_specs into $node_dir"
   mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --silent "$REDOCLY_SPEC" "$ASYNCAPI_SPEC" >/dev/null
-  echo "$REDOCLY_SPEC $ASYNCAPI_SPEC" > "$node_dir/.installed"
+  # shellcheck disable=SC2086 # one word per package
+  npm install --prefix "$node_dir" --no-audit --no-fund --silent $node_specs >/dev/null
+  echo "$node_specs" > "$node_dir/.installed"
+fi
+# playwright-core downloads no browser: the console test drives the system's Chromium.
+if [[ -z "${CHROMIUM:-}" ]] && ! command -v chromium >/dev/null; then
+  if [[ "$(id -u)" == 0 ]]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo -n); else
+    log "the console test needs Chromium: install the Debian package chromium, or set CHROMIUM"
+    exit 1
+  fi
+  log "installing chromium (apt-get)"
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+    { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 fi
 # The AsyncAPI CLI reports usage to a third party unless told not to in this file.
 printf '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"accepted-tests"}' \

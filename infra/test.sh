@@ -4,18 +4,21 @@
 #   1. cargo test --workspace      unit tests, and end-to-end tests of the handlers and AWS
 #                                  adapters against moto (a private table and queues per test,
 #                                  created from template.yaml)
-#   2. tests/lambda/invoke.sh      the release bootstraps under cargo lambda's Runtime API
+#   2. the job console           tests/console/console.test.mjs: the page of `accepted serve`
+#                                  in headless Chromium (playwright-core); a screenshot is kept
+#                                  in .local/artifacts/console.png
+#   3. tests/lambda/invoke.sh      the release bootstraps under cargo lambda's Runtime API
 #                                  emulator, invoked with the fixtures in events/
 #                                  (every HTTP answer, queue message, event and webhook body the
 #                                  tests see is validated against api/openapi.yaml and
 #                                  api/asyncapi.yaml on the way)
-#   3. benchmarks, quick           infra/bench.sh --quick: cold start under the Runtime API
+#   4. benchmarks, quick           infra/bench.sh --quick: cold start under the Runtime API
 #                                  emulator and the criterion hot paths, once each (BENCHMARKS.md)
-#   4. contract documents          redocly lint of api/openapi.yaml, asyncapi validate of
+#   5. contract documents          redocly lint of api/openapi.yaml, asyncapi validate of
 #                                  api/asyncapi.yaml, schemathesis against the local server
-#   5. supply chain                cargo deny check licenses bans sources (deny.toml)
-#   6. template checks             sam validate --lint, cfn-lint, checkov, sam build
-# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 6.
+#   6. supply chain                cargo deny check licenses bans sources (deny.toml)
+#   7. template checks             sam validate --lint, cfn-lint, checkov, sam build
+# moto is stopped (by PID) on exit. Set ACCEPTED_SKIP_SAM=1 to skip step 7.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -41,6 +44,9 @@ log "moto server at $AWS_ENDPOINT_URL"
 
 log "cargo test --workspace"
 cargo test --workspace --locked
+
+log "job console: the local server's page in headless Chromium"
+ACCEPTED_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/accepted" node "$root/tests/console/console.test.mjs"
 
 # The suite leaves hundreds of tables and queues behind; the Lambda step starts from a clean
 # emulator, as a fresh deployment would.

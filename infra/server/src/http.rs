@@ -48,6 +48,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/jobs/{id}/result", any(job))
         .route("/webhook-secret", any(webhook_secret))
         .route("/openapi.json", axum::routing::get(openapi))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .with_state(api)
 }

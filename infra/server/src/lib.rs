@@ -7,6 +7,7 @@ pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod console;
 pub mod http;
 pub mod poller;
 pub mod webhooks;
