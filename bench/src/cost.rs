@@ -24,6 +24,10 @@ pub struct Prices {
     pub eventbridge_per_million: f64,
     /// CloudWatch Logs ingestion (standard class), per GB.
     pub logs_per_gb: f64,
+    /// X-Ray, per million traces recorded.
+    pub xray_per_million_traces: f64,
+    /// DynamoDB storage (standard table class), per GB-month.
+    pub dynamodb_gb_month: f64,
 }
 
 impl Prices {
@@ -40,6 +44,8 @@ impl Prices {
         sqs_per_million: 0.40,
         eventbridge_per_million: 1.00,
         logs_per_gb: 0.50,
+        xray_per_million_traces: 5.00,
+        dynamodb_gb_month: 0.25,
     };
 }
 
@@ -69,6 +75,10 @@ pub struct Workload {
     pub rru: f64,
     pub sqs_requests: f64,
     pub events: f64,
+    /// X-Ray traces recorded per job.
+    pub traces: f64,
+    /// DynamoDB GB-months per job: what its items and index entries occupy while retained.
+    pub stored_gb_months: f64,
 }
 
 impl Workload {
@@ -107,9 +117,40 @@ impl Workload {
             // SendMessage, and the event source mapping's receive and batch delete.
             sqs_requests: 1.0 + 2.0 / batch,
             events: 3.0,
+            // Each invocation that starts a trace (submit, status, the stream's) is sampled
+            // at the default rule's 5 % under load; the worker continues submit's trace.
+            traces: XRAY_SAMPLED * (2.0 + 3.0 / 100.0),
+            stored_gb_months: STORED_BYTES_PER_JOB / 1e9 * RETENTION_DAYS / 30.0,
         }
     }
+
+    /// The same job with a `callback_url`: EventBridge's rule sends its terminal event to the
+    /// webhook queue (one SQS request), and the webhooks function delivers it, in batches.
+    pub fn with_webhook(mut self, batch: f64, measured: &[(&'static str, f64, f64)]) -> Self {
+        let (billed_ms, log_bytes) = measured
+            .iter()
+            .find(|(n, _, _)| *n == "webhooks")
+            .map_or((0.0, 0.0), |(_, ms, bytes)| (*ms, *bytes));
+        self.functions.push(FunctionUse {
+            name: "webhooks",
+            invocations: 1.0 / batch,
+            billed_ms,
+            memory_mb: 256.0,
+            log_bytes,
+        });
+        self.sqs_requests += 1.0 + 2.0 / batch;
+        self.traces += XRAY_SAMPLED / batch;
+        self
+    }
 }
+
+/// The default sampling rule: one request a second, then 5 % (the 5 % dominates at volume).
+pub const XRAY_SAMPLED: f64 = 0.05;
+/// A finished job's item (about 1 KB with its input and result) and its `by_owner` entry
+/// (about 0.3 KB), each with DynamoDB's 100 bytes of overhead.
+pub const STORED_BYTES_PER_JOB: f64 = 1_500.0;
+/// `JobRetentionHours`' default: 168.
+pub const RETENTION_DAYS: f64 = 7.0;
 
 /// Write request units of one keyed job (items under 1 KB): accept is a transaction of the
 /// job and its key (2 × 2) plus the job's three index entries (3); the start writes the item
@@ -177,6 +218,11 @@ pub fn per_million_jobs(work: &Workload, prices: &Prices, arch: Architecture) ->
                 "CloudWatch Logs",
                 log_bytes * million / 1e9 * prices.logs_per_gb,
             ),
+            ("X-Ray", work.traces * prices.xray_per_million_traces),
+            (
+                "DynamoDB storage",
+                work.stored_gb_months * million * prices.dynamodb_gb_month,
+            ),
         ],
     }
 }
@@ -184,6 +230,20 @@ pub fn per_million_jobs(work: &Workload, prices: &Prices, arch: Architecture) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_adds_its_delivery_and_nothing_else() {
+        let measured = [("submit", 10.0, 600.0), ("webhooks", 12.0, 1000.0)];
+        let plain = Workload::happy_path(10.0, &measured);
+        let hooked = plain.clone().with_webhook(10.0, &measured);
+        assert!((hooked.sqs_requests - plain.sqs_requests - 1.2).abs() < 1e-9);
+        assert_eq!(hooked.functions.len(), plain.functions.len() + 1);
+        assert_eq!((hooked.wru, hooked.events), (plain.wru, plain.events));
+        let p = Prices::US_EAST_1;
+        let extra = per_million_jobs(&hooked, &p, Architecture::X86_64).total()
+            - per_million_jobs(&plain, &p, Architecture::X86_64).total();
+        assert!(extra > 0.0 && extra < 1.0, "{extra}");
+    }
 
     #[test]
     fn each_line_is_its_units_times_its_price() {
@@ -200,6 +260,8 @@ mod tests {
             rru: 1.5,
             sqs_requests: 1.2,
             events: 3.0,
+            traces: 0.1,
+            stored_gb_months: 1e-6,
         };
         let p = Prices::US_EAST_1;
         let bill = per_million_jobs(&work, &p, Architecture::X86_64);
@@ -212,6 +274,9 @@ mod tests {
         assert!((line("SQS") - 0.48).abs() < 1e-9);
         // (650 + 350) bytes × 1e6 = 1 GB.
         assert!((line("CloudWatch Logs") - 0.5).abs() < 1e-9);
+        assert!((line("X-Ray") - 0.5).abs() < 1e-9);
+        // 1e-6 GB-months × 1e6 jobs = 1 GB-month.
+        assert!((line("DynamoDB storage") - 0.25).abs() < 1e-9);
         let arm = per_million_jobs(&work, &p, Architecture::Arm64);
         assert!(arm.total() < bill.total());
     }

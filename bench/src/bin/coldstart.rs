@@ -367,7 +367,8 @@ fn mean(values: &[f64]) -> f64 {
 
 /// The price of a million jobs at the warm p50 durations and log volumes measured here.
 fn cost(all: &BTreeMap<&'static str, Figures>) {
-    let measured: Vec<(&'static str, f64, f64)> = ["submit", "status", "worker", "events"]
+    let priced = ["submit", "status", "worker", "events", "webhooks"];
+    let measured: Vec<(&'static str, f64, f64)> = priced
         .into_iter()
         .filter_map(|name| {
             let f = all.get(name)?;
@@ -375,19 +376,30 @@ fn cost(all: &BTreeMap<&'static str, Figures>) {
             Some((name, p50.as_secs_f64() * 1000.0, mean(&f.log_bytes)))
         })
         .collect();
-    if measured.len() < 4 {
+    if measured.len() < priced.len() {
         return;
     }
     let work = Workload::happy_path(10.0, &measured);
-    let x86 = per_million_jobs(&work, &Prices::US_EAST_1, Architecture::X86_64);
-    let arm = per_million_jobs(&work, &Prices::US_EAST_1, Architecture::Arm64);
+    let hooked = work.clone().with_webhook(10.0, &measured);
+    let prices = Prices::US_EAST_1;
+    let bills = [
+        per_million_jobs(&work, &prices, Architecture::X86_64),
+        per_million_jobs(&work, &prices, Architecture::Arm64),
+        per_million_jobs(&hooked, &prices, Architecture::X86_64),
+        per_million_jobs(&hooked, &prices, Architecture::Arm64),
+    ];
     println!("\ncost of one million jobs (us-east-1 list prices, see bench/src/cost.rs)\n");
-    println!("| line | x86_64 USD | arm64 USD |");
-    println!("|---|---|---|");
-    for ((name, a), (_, b)) in x86.lines.iter().zip(&arm.lines) {
-        println!("| {name} | {a:.2} | {b:.2} |");
+    println!("| line | x86_64 USD | arm64 USD | with a webhook, x86_64 | with a webhook, arm64 |");
+    println!("|---|---|---|---|---|");
+    for (i, (name, _)) in bills[0].lines.iter().enumerate() {
+        let cells: Vec<String> = bills
+            .iter()
+            .map(|b| format!("{:.2}", b.lines[i].1))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
     }
-    println!("| total | {:.2} | {:.2} |", x86.total(), arm.total());
+    let totals: Vec<String> = bills.iter().map(|b| format!("{:.2}", b.total())).collect();
+    println!("| total | {} |", totals.join(" | "));
 }
 
 fn report(run: &Run, all: &BTreeMap<&'static str, Figures>) {
