@@ -40,11 +40,15 @@ pub async fn load_config() -> aws_config::SdkConfig {
 /// variables, so the rest of the standard chain is dead weight there. It is not free: the chain
 /// builds an STS client for web identity, and every SDK client loads and parses the root
 /// certificates when it is built, so skipping it shortens every cold start (BENCHMARKS.md).
-/// Endpoint overrides (`AWS_ENDPOINT_URL`) still apply.
+/// Endpoint overrides (`AWS_ENDPOINT_URL`) still apply. Without credentials in the
+/// environment (a bootstrap run locally with a profile or SSO), the standard chain is used.
 pub async fn load_lambda_config() -> aws_config::SdkConfig {
     use aws_config::environment::{
         EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
     };
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        return load_config().await;
+    }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .region(EnvironmentVariableRegionProvider::new())

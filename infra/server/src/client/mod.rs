@@ -161,10 +161,6 @@ impl ApiClient {
         self
     }
 
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     pub async fn submit(
         &self,
         request: &Value,
