@@ -24,8 +24,8 @@ use accepted_core::metrics::{MetricSink, Metrics};
 use accepted_core::request::parse_submit;
 use accepted_core::webhook::DestinationPolicy;
 use accepted_core::{
-    ApiError, Config, CorrelationId, FieldError, Job, JobStore, NewJob, Owner, ReceivedMessage,
-    Timestamp,
+    ApiError, Config, CorrelationId, FieldError, Job, JobQueue, JobStore, NewJob, Owner,
+    ReceivedMessage, Timestamp,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lambda_http::{Body, Request};
@@ -164,44 +164,40 @@ fn submit_handler(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let db = Database::in_memory().expect("database");
     let queue = EmbeddedQueue::new(db.clone(), "jobs", QueueSettings::default());
-    let mut submit = accepted_submit::Submit::new(
-        Arc::new(EmbeddedJobStore::new(db)),
-        Arc::new(queue),
-        JobRegistry::builtin(),
-        &config(),
-    );
-    submit.metrics = metrics();
-    // The handler's own work: adapters that answer at once and store nothing.
-    let mut own = accepted_submit::Submit::new(
-        Arc::new(null_ports::NullStore),
-        Arc::new(null_ports::NullQueue),
-        JobRegistry::builtin(),
-        &config(),
-    );
-    own.metrics = metrics();
+    let handler = |store: Arc<dyn JobStore>, queue: Arc<dyn JobQueue>| {
+        let mut submit =
+            accepted_submit::Submit::new(store, queue, JobRegistry::builtin(), &config());
+        submit.metrics = metrics();
+        submit
+    };
+    let handlers = [
+        // The handler's own work: adapters that answer at once and store nothing.
+        (
+            "submit handler: own work (adapters answer at once)",
+            handler(
+                Arc::new(null_ports::NullStore),
+                Arc::new(null_ports::NullQueue),
+            ),
+        ),
+        (
+            "submit handler: new keyed job (in-memory store)",
+            handler(Arc::new(EmbeddedJobStore::new(db)), Arc::new(queue)),
+        ),
+    ];
     let mut n = 0;
-    c.bench_function("submit handler: own work (adapters answer at once)", |b| {
-        b.to_async(&runtime).iter(|| {
-            n += 1;
-            let req = submit_request(n);
-            let own = &own;
-            async move {
-                let res = accepted_submit::handle(own, req).await;
-                assert_eq!(res.status(), 202);
-            }
-        })
-    });
-    c.bench_function("submit handler: new keyed job (in-memory store)", |b| {
-        b.to_async(&runtime).iter(|| {
-            n += 1;
-            let req = submit_request(n);
-            let submit = &submit;
-            async move {
-                let res = accepted_submit::handle(submit, req).await;
-                assert_eq!(res.status(), 202);
-            }
-        })
-    });
+    for (name, submit) in handlers {
+        c.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| {
+                n += 1;
+                let req = submit_request(n);
+                let submit = &submit;
+                async move {
+                    let res = accepted_submit::handle(submit, req).await;
+                    assert_eq!(res.status(), 202);
+                }
+            })
+        });
+    }
 }
 
 /// The worker on a batch of ten jobs of `duration_ms`: decoding, leasing, running them
