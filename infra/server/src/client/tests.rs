@@ -57,6 +57,25 @@ fn api_gateway_messages_and_bare_statuses_are_errors_too() {
 }
 
 #[test]
+fn retry_after_is_read_in_seconds_or_as_a_date() {
+    let mut seconds = answer(503, "text/plain", "");
+    seconds
+        .headers
+        .insert("retry-after", HeaderValue::from_static(" 7 "));
+    assert_eq!(seconds.retry_after(), Some(Duration::from_secs(7)));
+    let mut past = answer(429, "text/plain", "");
+    past.headers.insert(
+        "retry-after",
+        HeaderValue::from_static("Mon, 30 Nov 2026 11:00:00 GMT"),
+    );
+    assert_eq!(past.retry_after(), Some(Duration::ZERO));
+    let mut junk = answer(429, "text/plain", "");
+    junk.headers
+        .insert("retry-after", HeaderValue::from_static("soon"));
+    assert_eq!(junk.retry_after(), None);
+}
+
+#[test]
 fn retries_are_for_throttling_and_server_errors_only() {
     for code in [429, 500, 502, 503, 504] {
         assert!(retryable(StatusCode::from_u16(code).unwrap()), "{code}");

@@ -14,6 +14,8 @@ use hyper_util::rt::TokioExecutor;
 use url::Url;
 
 use accepted_core::error_chain::error_chain;
+use accepted_core::webhook::delivery::parse_retry_after;
+use accepted_core::Timestamp;
 
 use super::ClientError;
 
@@ -34,11 +36,10 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// `Retry-After` in seconds (the API never sends the date form).
+    /// `Retry-After`, in seconds or as an HTTP date (a proxy in front may send either).
     pub fn retry_after(&self) -> Option<Duration> {
         self.header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
+            .and_then(|v| parse_retry_after(v, Timestamp::now()))
     }
 }
 
