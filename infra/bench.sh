@@ -3,8 +3,10 @@
 #   infra/bench.sh            the full run (about 10 minutes after the build)
 #   infra/bench.sh --quick    a short run that only proves every benchmark still works (CI)
 # Steps:
-#   1. cold start   the release bootstraps (cargo lambda build --release, as deployed) and the
-#                   hello-world floor, each under a Lambda Runtime API emulator, on moto
+#   1. cold start   the release bootstraps (infra/lambda-artifacts.sh: sam build's output, as
+#                   deployed) and the hello-world floor, each under a Lambda Runtime API
+#                   emulator, on moto. LAMBDA_BOOTSTRAPS=<dir> reuses bootstraps already built
+#                   (infra/test.sh passes the ones its Lambda step tested).
 #   2. throughput   concurrent clients against the local server (accepted serve), embedded
 #                   backend and moto: requests/s, latency to 202, time until all finished
 #   3. hot paths    criterion benchmarks of the functions' own work (cargo bench)
@@ -27,32 +29,34 @@ export AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_RE
 export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-log "building the release bootstraps and the floor with cargo lambda"
-cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler \
-  --bin events --bin webhooks --bin hello >"$root/.local/bench-build.log" 2>&1 ||
-  { cat "$root/.local/bench-build.log"; exit 1; }
+if [[ -z "${LAMBDA_BOOTSTRAPS:-}" ]]; then
+  log "building the release bootstraps and the floor"
+  "$root/infra/lambda-artifacts.sh"
+fi
+bootstraps="${LAMBDA_BOOTSTRAPS:-$root/.local/lambda}"
+target="${CARGO_TARGET_DIR:-$root/target}"
 
 log "cold start and per-invoke cost under the Runtime API emulator"
 if [[ $quick == 1 ]]; then
   # The driver in the test profile, already built by the tests; the bootstraps are release.
-  cargo run -q -p accepted-bench --bin coldstart -- --starts 1 --invokes 5
+  cargo run -q -p accepted-bench --bin coldstart -- --bootstraps "$bootstraps" --starts 1 --invokes 5
 else
   cargo build -q --release -p accepted-bench --bin coldstart
-  target/release/coldstart --starts 3 --invokes 30
+  "$target"/release/coldstart --bootstraps "$bootstraps" --starts 3 --invokes 30
 fi
 
 log "throughput of the local server (embedded backend, then moto)"
 if [[ $quick == 1 ]]; then
   cargo build -q -p accepted-server
-  cargo run -q -p accepted-bench --bin load -- --server target/debug/accepted --jobs 100 --clients 4
-  cargo run -q -p accepted-bench --bin load -- --server target/debug/accepted --jobs 30 --clients 4 \
+  cargo run -q -p accepted-bench --bin load -- --server "$target/debug/accepted" --jobs 100 --clients 4
+  cargo run -q -p accepted-bench --bin load -- --server "$target/debug/accepted" --jobs 30 --clients 4 \
     --backend aws
 else
   cargo build -q --release -p accepted-server
   cargo build -q --release -p accepted-bench --bin load
-  target/release/load --server target/release/accepted --jobs 2000 --clients 32
-  target/release/load --server target/release/accepted --jobs 500 --clients 32 --job-ms 100
-  target/release/load --server target/release/accepted --jobs 300 --clients 16 --backend aws
+  "$target"/release/load --server "$target"/release/accepted --jobs 2000 --clients 32
+  "$target"/release/load --server "$target"/release/accepted --jobs 500 --clients 32 --job-ms 100
+  "$target"/release/load --server "$target"/release/accepted --jobs 300 --clients 16 --backend aws
 fi
 
 log "hot paths (criterion)"

@@ -57,6 +57,8 @@ const step = (name) => console.log(`[console] ${name}`);
 const dataDir = mkdtempSync(join(tmpdir(), "accepted-console-"));
 const server = await startServer(dataDir);
 const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+// Debian's archive keeps only its current build: say which one this run drove.
+console.log(`[console] ${browserPath}: Chromium ${browser.version()}`);
 const problems = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs the Lambda bootstraps under cargo lambda's Runtime API emulator and invokes them
-# with the fixtures in events/, against the moto server: the real lambda_runtime loop, the
-# real event (de)serialization, the real AWS adapters.
+# Runs the release bootstraps (the files that deploy) under cargo lambda's Runtime API
+# emulator and invokes them with the fixtures in events/, against the moto server: the real
+# lambda_runtime loop, the real event (de)serialization, the real AWS adapters.
+#
+# `cargo lambda watch --only-lambda-apis` serves the Runtime and Invoke APIs and builds
+# nothing; each bootstrap runs as its own process, polling its function's runtime path, as
+# Lambda runs it. The bootstraps come from infra/lambda-artifacts.sh
+# (.local/lambda/<function>/bootstrap, linked to sam build's output).
 #
 # Expects: moto running (infra/moto.sh start), AWS_ENDPOINT_URL and credentials exported,
-# tooling installed (infra/setup.sh). Called by infra/test.sh.
+# tooling installed (infra/setup.sh), the bootstraps built. Called by infra/test.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -12,8 +17,10 @@ venv="$root/.local/venv"
 export PATH="$venv/bin:$PATH"
 export AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}"
 port="${LAMBDA_PORT:-9151}"
+bootstraps="${LAMBDA_BOOTSTRAPS:-$root/.local/lambda}"
+functions=(submit status worker dlq reconciler events webhooks)
 work="$(mktemp -d)"
-watch_pid=""
+pids=()
 cleanup() {
   local status=$?
   # A failed check: show what the functions logged and answered before the evidence goes.
@@ -21,12 +28,12 @@ cleanup() {
     for out in "$work"/*.out; do
       [[ -f "$out" ]] && { echo "--- $(basename "$out")"; head -c 2000 "$out"; echo; } >&2
     done
-    [[ -f "$work/watch.log" ]] && { echo "--- watch.log (last 80 lines)"; tail -n 80 "$work/watch.log"; } >&2
+    for log_file in "$work"/watch.log "$work"/functions.log; do
+      [[ -f "$log_file" ]] && { echo "--- $(basename "$log_file") (last 80 lines)"; tail -n 80 "$log_file"; } >&2
+    done
   fi
-  if [[ -n "$watch_pid" ]]; then
-    kill "$watch_pid" 2>/dev/null || true
-    wait "$watch_pid" 2>/dev/null || true
-  fi
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,20 +42,15 @@ py() { "$venv/bin/python" - "$@"; }
 checks=0
 step() { checks=$((checks + 1)); log "$*"; } # one checked scenario; set -e stops at a failure
 
-log "building release bootstraps with cargo lambda"
-cargo lambda build --release --bin submit --bin status --bin worker --bin dlq --bin reconciler \
-  --bin events --bin webhooks >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log"; exit 1; }
-for f in submit status worker dlq reconciler events webhooks; do
-  [[ -s "target/lambda/$f/bootstrap" ]] || { log "missing target/lambda/$f/bootstrap"; exit 1; }
-  log "$f bootstrap: $(stat -c %s "target/lambda/$f/bootstrap") bytes"
+for f in "${functions[@]}"; do
+  [[ -s "$bootstraps/$f/bootstrap" ]] || { log "missing $bootstraps/$f/bootstrap (infra/lambda-artifacts.sh)"; exit 1; }
 done
 
 step "the bootstraps unwind panics (Cargo.toml), so the worker fails one panicking job, not its batch"
-for f in submit status worker dlq reconciler events webhooks; do
+for f in "${functions[@]}"; do
   # Only the unwinding panic runtime (panic_unwind) carries this message; zig links the
   # unwinder statically, so there is no dynamic symbol to look for.
-  grep -q 'Rust panics must be rethrown' "target/lambda/$f/bootstrap" ||
+  grep -q 'Rust panics must be rethrown' "$bootstraps/$f/bootstrap" ||
     { log "$f was built with panic = abort"; exit 1; }
 done
 
@@ -66,14 +68,25 @@ table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"
 bus="$(sed -n 's/^EVENT_BUS_NAME=//p' "$work/env")"
 webhook_dlq_url="$(sed -n 's/^WEBHOOK_DLQ_URL=//p' "$work/env")"
 
-log "starting cargo lambda watch on 127.0.0.1:$port"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$work/env" \
+log "starting cargo lambda watch --only-lambda-apis on 127.0.0.1:$port"
+cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$work/watch.log" 2>&1 &
-watch_pid=$!
+pids+=($!)
 for _ in $(seq 1 300); do
   (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$watch_pid" 2>/dev/null || { cat "$work/watch.log"; exit 1; }
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$work/watch.log"; exit 1; }
   sleep 0.2
+done
+# Each function as Lambda starts it: its configuration in the environment, the Runtime API of
+# its own name. All of them write to one log, read by the last check.
+function_env=()
+while IFS= read -r line; do [[ -n "$line" ]] && function_env+=("$line"); done <"$work/env"
+for f in "${functions[@]}"; do
+  env "${function_env[@]}" AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$f" \
+    AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/$f" \
+    AWS_LAMBDA_LOG_STREAM_NAME="$prefix/$f" "$bootstraps/$f/bootstrap" >>"$work/functions.log" 2>&1 &
+  pids+=($!)
 done
 
 # A batch answered with no failures, and exactly one message set aside on `dlq` with `reason`,
@@ -94,7 +107,7 @@ PY
 }
 invoke() { # function data-file -> response JSON on stdout
   cargo lambda invoke "$1" --data-file "$2" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --output-format json 2>>"$work/invoke.log" || { cat "$work/invoke.log" "$work/watch.log" >&2; exit 1; }
+    --output-format json 2>>"$work/invoke.log" || { cat "$work/invoke.log" >&2; exit 1; }
 }
 
 step "submit: POST /jobs from events/submit.json"
@@ -282,11 +295,11 @@ attrs = sqs.get_queue_attributes(QueueUrl=sys.argv[1], AttributeNames=["Approxim
 assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3", attrs
 PY
 step "logs: one flat JSON object per line, naming the function, its request id and the job"
-py "$work/watch.log" "$job_id" <<'PY'
+py "$work/functions.log" "$job_id" <<'PY'
 import json, sys
 lines = []
 for raw in open(sys.argv[1], errors="replace"):
-    start = raw.find("{")  # whatever cargo lambda prefixes, the function's line follows
+    start = raw.find("{")  # the function's line, whatever precedes it
     try:
         line = json.loads(raw[start:]) if start >= 0 else None
     except ValueError:
