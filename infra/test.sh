@@ -70,8 +70,9 @@ step_background "release bootstraps" "$root/.local/lambda-artifacts.log" "$root/
 
 build_debug() {
   cargo test --workspace --locked --no-run
-  # What the quick benchmarks run: their tools, and the criterion bench as a test.
-  cargo build --locked -p accepted-bench --bins
+  # What later steps run: the stack bootstrapper of the Lambda step, the quick benchmarks'
+  # tools, and the criterion bench as a test.
+  cargo build --locked -p accepted-infra -p accepted-bench --bins
   cargo test --locked -p accepted-bench --bench hot_paths --no-run
 }
 step "build tests" build_debug
