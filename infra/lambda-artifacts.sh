@@ -6,19 +6,53 @@
 #                         into .aws-sam/build/<LogicalId>/bootstrap
 #   ACCEPTED_SKIP_SAM=1   `cargo lambda build --release` of the same binaries (no SAM CLI)
 # and the cold-start bench's floor, `hello`, built the same way. Needs infra/setup.sh.
+#
+# The bootstraps are a function of their inputs, and a fresh clone rebuilds every workspace
+# crate (cargo's freshness is by file time), which here means seven LTO links, ~10 minutes.
+# So they are kept in a content-addressed cache outside the clone: the key hashes every
+# tracked or new file of the workspace that a build reads (Rust sources, manifests,
+# Cargo.lock, template.yaml), the toolchain (rustc, cargo-lambda, zig, SAM) and the build's
+# environment; a hit is what this very tree builds to. Any change is a miss and a build.
+#   ACCEPTED_ARTIFACT_CACHE=<dir>   where (default ~/.cache/accepted/lambda); `off` disables it
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="$root/.local/lambda"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 log() { printf '[artifacts] %s\n' "$*" >&2; }
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 export PATH="$root/.local/venv/bin:$PATH"
 
 # Logical id and binary of each function of the template (its Metadata.BuildProperties).
 functions="$(awk '/^  [A-Za-z0-9]+:$/ { id = $1; sub(":", "", id) } /^ +Binary: / { print id, $2 }' template.yaml)"
 [[ -n "$functions" ]] || { log "no function with a Binary in template.yaml"; exit 1; }
+cache_root="${ACCEPTED_ARTIFACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/accepted/lambda}"
+cache_key() {
+  {
+    git ls-files -z --cached --others --exclude-standard -- '*.rs' '*Cargo.toml' Cargo.lock \
+      template.yaml | sort -z | xargs -0 sha256sum
+    rustc -vV
+    cargo -V
+    cargo lambda --version
+    zig version
+    [[ "${ACCEPTED_SKIP_SAM:-0}" == 1 ]] && echo "cargo lambda build" ||
+      "$root/.local/venv-sam/bin/sam" --version
+    env | sort | grep -E '^(RUSTFLAGS|RUSTC_WRAPPER|CARGO_ENCODED_RUSTFLAGS|CARGO_LAMBDA_[A-Z_]*|CARGO_PROFILE_[A-Z_]*|CARGO_BUILD_[A-Z_]*)=' || true
+  } | sha256sum | cut -c1-32
+}
 rm -rf "$out"
 mkdir -p "$out"
+key=""
+if [[ "$cache_root" != off ]] && git rev-parse --git-dir >/dev/null 2>&1; then
+  key="$(cache_key)"
+  if [[ -f "$cache_root/$key/complete" ]]; then
+    log "cache hit $cache_root/$key: the bootstraps this tree builds to"
+    cp -a "$cache_root/$key/." "$out/"
+    rm -f "$out/complete"
+    for dir in "$out"/*/; do log "$(basename "$dir"): $(stat -c %s "$dir/bootstrap") bytes"; done
+    exit 0
+  fi
+fi
 build_log="$root/.local/lambda-build.log"
 if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   log "sam build (release bootstraps of $(echo "$functions" | wc -l) functions)"
@@ -47,3 +81,19 @@ for dir in "$out"/*/; do
   [[ -s "$dir/bootstrap" ]] || { log "missing $dir/bootstrap"; exit 1; }
   log "$bin: $(stat -L -c %s "$dir/bootstrap") bytes"
 done
+if [[ -n "$key" ]]; then
+  # Stored whole or not at all (a rename), owner-only, the three newest kept.
+  mkdir -p "$cache_root"
+  chmod 700 "$cache_root"
+  staging="$(mktemp -d "$cache_root/.staging.XXXXXX")"
+  for dir in "$out"/*/; do
+    mkdir -p "$staging/$(basename "$dir")"
+    cp -L "$dir/bootstrap" "$staging/$(basename "$dir")/bootstrap"
+  done
+  touch "$staging/complete"
+  rm -rf "${cache_root:?}/$key"
+  mv "$staging" "$cache_root/$key"
+  # shellcheck disable=SC2012 # names are hex keys
+  ls -1t "$cache_root" | tail -n +4 | while read -r old; do rm -rf "${cache_root:?}/$old"; done
+  log "stored in $cache_root/$key"
+fi
