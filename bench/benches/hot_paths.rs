@@ -18,7 +18,6 @@ use accepted_core::batch::sqs_event;
 use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::http::problem_response;
-use accepted_core::jobs::JobRegistry;
 use accepted_core::message::JobMessage;
 use accepted_core::metrics::{MetricSink, Metrics};
 use accepted_core::request::parse_submit;
@@ -56,7 +55,7 @@ fn large_body() -> String {
 }
 
 fn validation(c: &mut Criterion) {
-    let registry = JobRegistry::builtin();
+    let registry = accepted_builtin_jobs::registry();
     let policy = DestinationPolicy::default();
     let mut group = c.benchmark_group("submit validation + fingerprint");
     for (name, body) in [
@@ -165,8 +164,12 @@ fn submit_handler(c: &mut Criterion) {
     let db = Database::in_memory().expect("database");
     let queue = EmbeddedQueue::new(db.clone(), "jobs", QueueSettings::default());
     let handler = |store: Arc<dyn JobStore>, queue: Arc<dyn JobQueue>| {
-        let mut submit =
-            accepted_submit::Submit::new(store, queue, JobRegistry::builtin(), &config());
+        let mut submit = accepted_submit::Submit::new(
+            store,
+            queue,
+            accepted_builtin_jobs::registry(),
+            &config(),
+        );
         submit.metrics = metrics();
         submit
     };
@@ -207,7 +210,8 @@ fn worker_batch(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let db = Database::in_memory().expect("database");
     let store = Arc::new(EmbeddedJobStore::new(db));
-    let mut worker = accepted_worker::Worker::new(store.clone(), JobRegistry::builtin(), &config());
+    let mut worker =
+        accepted_worker::Worker::new(store.clone(), accepted_builtin_jobs::registry(), &config());
     worker.metrics = metrics();
     let worker = Arc::new(worker);
     let mut group = c.benchmark_group("worker batch");

@@ -2,7 +2,9 @@
 //!
 //! The domain (jobs, their state machine, validation, problem details) knows nothing of
 //! Lambda. Entry points in `functions/` translate events into calls on the ports defined in
-//! [`ports`], implemented by the adapters in [`aws`].
+//! [`ports`], implemented by the adapters in [`aws`]. The job-author API (the
+//! [`JobHandler`] trait and what it uses) lives in the small `accepted-job` crate and is
+//! re-exported here.
 
 pub mod auth;
 pub mod aws;
@@ -18,10 +20,8 @@ pub mod events;
 pub mod fingerprint;
 #[cfg(feature = "http")]
 pub mod http;
-pub mod ids;
 pub mod inbound;
 pub mod job;
-pub mod jobs;
 pub mod limits;
 pub mod logging;
 pub mod message;
@@ -29,11 +29,14 @@ pub mod metrics;
 pub mod ports;
 pub mod problem;
 pub mod request;
-pub mod retry;
 pub mod time;
 pub mod view;
 pub mod webhook;
 
+pub use accepted_job::{ids, input, retry};
+pub use accepted_job::{
+    AttemptSignals, JobContext, JobFailure, JobHandler, JobRegistry, MAX_PROGRESS_MESSAGE_CHARS,
+};
 pub use auth::AuthMode;
 pub use config::Config;
 pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};

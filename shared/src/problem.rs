@@ -12,21 +12,7 @@ use crate::job::JobStatus;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// A field-level validation error; `pointer` is a JSON Pointer (RFC 6901) into the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub pointer: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use accepted_job::FieldError;
 
 /// Everything the HTTP API can answer with instead of success.
 #[derive(Debug, Error)]

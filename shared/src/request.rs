@@ -6,10 +6,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::jobs::JobRegistry;
 use crate::limits;
 use crate::problem::{ApiError, FieldError};
 use crate::webhook::DestinationPolicy;
+use accepted_job::JobRegistry;
 const ALLOWED_FIELDS: [&str; 3] = ["type", "input", "callback_url"];
 
 /// A `POST /jobs` body that passed validation.
@@ -159,7 +159,7 @@ mod tests {
             Some("application/json; charset=utf-8"),
             body.as_bytes(),
             1024,
-            &JobRegistry::builtin(),
+            &accepted_builtin_jobs::registry(),
             DestinationPolicy::STRICT,
         )
     }
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn each_class_of_bad_input_has_its_own_error() {
-        let registry = JobRegistry::builtin();
+        let registry = accepted_builtin_jobs::registry();
         let body = br#"{"type":"demo.sleep","input":{"duration_ms":5}}"#;
         assert_eq!(
             parse_submit(
@@ -257,7 +257,7 @@ mod tests {
             "demo.sleep",
             &input.unwrap(),
             None,
-            &JobRegistry::builtin(),
+            &accepted_builtin_jobs::registry(),
             DestinationPolicy::STRICT,
         )
         .unwrap_err();

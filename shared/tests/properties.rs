@@ -3,7 +3,6 @@
 //! invariants the rest of the code relies on.
 
 use accepted_core::inbound;
-use accepted_core::jobs::JobRegistry;
 use accepted_core::request::parse_submit;
 use accepted_core::webhook::delivery::Delivery;
 use accepted_core::webhook::DestinationPolicy;
@@ -52,7 +51,7 @@ fn submit(body: &[u8]) -> Result<(), ApiError> {
         Some("application/json"),
         body,
         64 * 1024,
-        &JobRegistry::builtin(),
+        &accepted_builtin_jobs::registry(),
         DestinationPolicy::STRICT,
     )
     .map(|_| ())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::aws::{AwsClients, CallCounter, DynamoJobStore, SqsJobQueue};
-use accepted_core::jobs::JobRegistry;
+use accepted_core::JobRegistry;
 use accepted_core::{Config, Job, JobId, JobStore, QueueConsumer, ReceivedMessage};
 use accepted_infra::{bootstrap, default_template_path, Stack, Template};
 use accepted_status::Status;
@@ -79,7 +79,7 @@ pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
 impl TestStack {
     /// A fresh stack with the built-in job types.
     pub async fn new() -> Self {
-        Self::with_registry(JobRegistry::builtin(), &[]).await
+        Self::with_registry(accepted_builtin_jobs::registry(), &[]).await
     }
 
     /// A fresh stack; `overrides` replace environment variables the template sets. Retries

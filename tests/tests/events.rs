@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use accepted_core::aws::EventBridgePublisher;
 use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
-use accepted_core::jobs::JobRegistry;
 use accepted_core::EventPublisher;
 use accepted_events::{handle_records, Publisher};
 use accepted_tests::faults::{FlakyPublisher, Strike};
@@ -38,8 +37,11 @@ fn types_of(events: &[CloudEvent], job: &str) -> Vec<String> {
 #[tokio::test]
 async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
     // Progress written every 10 ms: many writes, none of them a state change.
-    let t =
-        TestStack::with_registry(JobRegistry::builtin(), &[("PROGRESS_INTERVAL_MS", "10")]).await;
+    let t = TestStack::with_registry(
+        accepted_builtin_jobs::registry(),
+        &[("PROGRESS_INTERVAL_MS", "10")],
+    )
+    .await;
     let subscriber = Subscriber::new(&t, DEFAULT_SOURCE).await;
     let ok = submit(
         &t,

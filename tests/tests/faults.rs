@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
-use accepted_core::jobs::{JobContext, JobFailure, JobHandler, JobRegistry};
 use accepted_core::retry::Jitter;
 use accepted_core::{
     Config, FieldError, JobId, JobQueue, JobStatus, JobStore, QueueConsumer, Timestamp,
 };
+use accepted_core::{JobContext, JobFailure, JobHandler};
 use accepted_reconciler::{sweep, Reconciler};
 use accepted_submit::Submit;
 use accepted_tests::faults::{Faults, FaultyQueue, FaultyStore, Strike};
@@ -97,7 +97,7 @@ const OVERRIDES: [(&str, &str); 4] = [
 
 async fn rig(backend: Backend, plan: &Plan) -> Rig {
     let effects = Arc::new(Effects::default());
-    let registry = JobRegistry::builtin().with(EffectJob(Arc::clone(&effects)));
+    let registry = accepted_builtin_jobs::registry().with(EffectJob(Arc::clone(&effects)));
     let b = match backend {
         Backend::Embedded => {
             let db = Database::in_memory().unwrap();

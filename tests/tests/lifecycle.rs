@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use accepted_core::jobs::{JobContext, JobFailure, JobHandler, JobRegistry};
 use accepted_core::{FieldError, JobStatus};
+use accepted_core::{JobContext, JobFailure, JobHandler};
 use accepted_tests::{header, TestStack};
 use async_trait::async_trait;
 use lambda_http::http::Method;
@@ -68,7 +68,8 @@ async fn a_pending_job_is_cancelled_at_once_and_never_runs() {
 #[tokio::test]
 async fn a_running_job_is_cancelled_cooperatively() {
     // A one-second lease: heartbeats every third of a second carry the request to the handler.
-    let t = TestStack::with_registry(JobRegistry::builtin(), &[("LEASE_SECONDS", "1")]).await;
+    let t = TestStack::with_registry(accepted_builtin_jobs::registry(), &[("LEASE_SECONDS", "1")])
+        .await;
     let id = submit(
         &t,
         json!({"type": "demo.sleep", "input": {"duration_ms": 10_000}}),
@@ -111,7 +112,7 @@ impl JobHandler for Stubborn {
 
 #[tokio::test]
 async fn a_cancelled_job_never_completes_even_if_its_handler_ignores_the_cancel() {
-    let registry = JobRegistry::builtin().with(Stubborn);
+    let registry = accepted_builtin_jobs::registry().with(Stubborn);
     let t = TestStack::with_registry(registry, &[("LEASE_SECONDS", "1")]).await;
     let id = submit(&t, json!({"type": "test.stubborn", "input": {}})).await;
     let (_, (res, _)) = tokio::join!(t.poll_worker_once(), async {
@@ -131,8 +132,11 @@ async fn a_cancelled_job_never_completes_even_if_its_handler_ignores_the_cancel(
 
 #[tokio::test]
 async fn progress_shows_in_the_status_and_shapes_retry_after() {
-    let t =
-        TestStack::with_registry(JobRegistry::builtin(), &[("PROGRESS_INTERVAL_MS", "10")]).await;
+    let t = TestStack::with_registry(
+        accepted_builtin_jobs::registry(),
+        &[("PROGRESS_INTERVAL_MS", "10")],
+    )
+    .await;
     let id = submit(
         &t,
         json!({"type": "demo.sleep", "input": {"duration_ms": 2_000}}),
@@ -160,7 +164,7 @@ async fn progress_shows_in_the_status_and_shapes_retry_after() {
 #[tokio::test]
 async fn a_job_waiting_out_a_backoff_shows_when_it_is_due() {
     let overrides = [("RETRY_BASE_MS", "20000"), ("RETRY_CAP_MS", "20000")];
-    let t = TestStack::with_registry(JobRegistry::builtin(), &overrides).await;
+    let t = TestStack::with_registry(accepted_builtin_jobs::registry(), &overrides).await;
     let id = submit(
         &t,
         json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 1}}),

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::jobs::JobRegistry;
 use accepted_core::JobStatus;
 use accepted_tests::{header, TestStack};
 use accepted_worker::Worker;
@@ -93,8 +92,12 @@ async fn a_large_result_without_a_result_store_fails_the_job_explicitly() {
     let id = submit(&t, 200_000).await;
     // A deployment without RESULTS_BUCKET.
     let worker = Arc::new(
-        Worker::new(t.store.clone(), JobRegistry::builtin(), &t.config)
-            .with_queue(Arc::new(t.consumer.clone())),
+        Worker::new(
+            t.store.clone(),
+            accepted_builtin_jobs::registry(),
+            &t.config,
+        )
+        .with_queue(Arc::new(t.consumer.clone())),
     );
     assert!(worker.results.is_none());
     t.poll_with(&worker).await.expect("a batch");

@@ -1,6 +1,5 @@
 //! `POST /jobs` against DynamoDB and SQS on the emulator: acceptance, idempotency, bad input.
 
-use accepted_core::jobs::JobRegistry;
 use accepted_tests::{header, TestStack};
 use serde_json::{json, Value};
 
@@ -304,7 +303,7 @@ async fn only_post_is_accepted() {
 #[tokio::test]
 async fn an_owner_at_the_cap_of_unfinished_jobs_gets_429_until_one_finishes() {
     let t = TestStack::with_registry(
-        JobRegistry::builtin(),
+        accepted_builtin_jobs::registry(),
         &[("MAX_UNFINISHED_JOBS_PER_OWNER", "2")],
     )
     .await;

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 /// The template's stack, with callbacks to 127.0.0.1 allowed (development policy).
 async fn stack() -> TestStack {
     TestStack::with_registry(
-        accepted_core::jobs::JobRegistry::builtin(),
+        accepted_builtin_jobs::registry(),
         &[("ACCEPTED_INSECURE_CALLBACKS", "true")],
     )
     .await

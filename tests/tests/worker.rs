@@ -1,8 +1,8 @@
 //! The worker on SQS and DynamoDB: runs jobs once in effect, fails only bad records, retries
 //! within limits, and lets SQS move what keeps failing to the dead-letter queue.
 
-use accepted_core::jobs::{JobContext, JobFailure, JobHandler, JobRegistry};
 use accepted_core::{FieldError, JobStatus};
+use accepted_core::{JobContext, JobFailure, JobHandler};
 use accepted_tests::TestStack;
 use accepted_worker::sqs_event;
 use async_trait::async_trait;
@@ -150,7 +150,8 @@ async fn one_bad_record_fails_alone_and_poison_is_set_aside_at_once() {
 
 #[tokio::test]
 async fn permanent_failures_fail_at_once_and_retryable_ones_stop_at_the_limit() {
-    let t = TestStack::with_registry(JobRegistry::builtin(), &[("MAX_ATTEMPTS", "3")]).await;
+    let t =
+        TestStack::with_registry(accepted_builtin_jobs::registry(), &[("MAX_ATTEMPTS", "3")]).await;
     let permanent = submit(
         &t,
         json!({"type": "demo.sleep", "input": {"duration_ms": 1, "fail_attempts": 5, "failure": "permanent"}}),
@@ -197,8 +198,12 @@ async fn without_a_dead_letter_sink_poison_reaches_the_dlq_by_redrive() {
     let t = TestStack::new().await;
     // A worker that cannot set messages aside: SQS's redrive policy is the safety net.
     let worker = Arc::new(
-        Worker::new(t.store.clone(), JobRegistry::builtin(), &t.config)
-            .with_queue(Arc::new(t.consumer.clone())),
+        Worker::new(
+            t.store.clone(),
+            accepted_builtin_jobs::registry(),
+            &t.config,
+        )
+        .with_queue(Arc::new(t.consumer.clone())),
     );
     let poison = t.send_raw("{\"version\": 1, \"job_id\": 7}").await;
     let max_receive: usize = 5; // MaxReceiveCount's default in template.yaml
@@ -234,7 +239,7 @@ impl JobHandler for Panics {
 
 #[tokio::test]
 async fn a_panicking_handler_fails_its_own_job_only() {
-    let t = TestStack::with_registry(JobRegistry::builtin().with(Panics), &[]).await;
+    let t = TestStack::with_registry(accepted_builtin_jobs::registry().with(Panics), &[]).await;
     let bad = submit(&t, json!({"type": "test.panic", "input": {}})).await;
     let good = submit(
         &t,
@@ -257,12 +262,16 @@ async fn a_retryable_failure_comes_back_after_its_backoff() {
     use std::time::Duration;
 
     let t = TestStack::with_registry(
-        JobRegistry::builtin(),
+        accepted_builtin_jobs::registry(),
         &[("RETRY_BASE_MS", "1500"), ("RETRY_CAP_MS", "60000")],
     )
     .await;
-    let mut worker = Worker::new(t.store.clone(), JobRegistry::builtin(), &t.config)
-        .with_queue(Arc::new(t.consumer.clone()));
+    let mut worker = Worker::new(
+        t.store.clone(),
+        accepted_builtin_jobs::registry(),
+        &t.config,
+    )
+    .with_queue(Arc::new(t.consumer.clone()));
     worker.jitter = Jitter::None; // the whole first window: 1.5 s
     let worker = Arc::new(worker);
     let id = submit(
@@ -296,7 +305,8 @@ async fn heartbeats_keep_a_long_job_from_being_taken_over() {
     use std::time::Duration;
 
     // A one-second lease and a job of 2.5 s: only heartbeats keep the first attempt's lease.
-    let t = TestStack::with_registry(JobRegistry::builtin(), &[("LEASE_SECONDS", "1")]).await;
+    let t = TestStack::with_registry(accepted_builtin_jobs::registry(), &[("LEASE_SECONDS", "1")])
+        .await;
     let id = submit(
         &t,
         json!({"type": "demo.sleep", "input": {"duration_ms": 2500}}),
@@ -360,7 +370,7 @@ async fn an_open_breaker_delays_a_failing_types_jobs_without_calling_its_downstr
 
     let down = Arc::new(AtomicBool::new(true));
     let calls = Arc::new(AtomicUsize::new(0));
-    let registry = JobRegistry::builtin().with(Downstream {
+    let registry = accepted_builtin_jobs::registry().with(Downstream {
         down: Arc::clone(&down),
         calls: Arc::clone(&calls),
     });
@@ -456,7 +466,8 @@ async fn a_job_of_a_type_this_worker_does_not_know_fails_at_once() {
 #[tokio::test]
 async fn every_step_of_a_job_is_counted_in_the_job_metrics() {
     use accepted_core::metrics::name;
-    let t = TestStack::with_registry(JobRegistry::builtin(), &[("MAX_ATTEMPTS", "3")]).await;
+    let t =
+        TestStack::with_registry(accepted_builtin_jobs::registry(), &[("MAX_ATTEMPTS", "3")]).await;
     let sleep = |input: Value| json!({"type": "demo.sleep", "input": input});
     submit(&t, sleep(json!({"duration_ms": 20}))).await;
     submit(&t, sleep(json!({"duration_ms": 1, "fail_attempts": 1}))).await;

@@ -3,6 +3,8 @@
 //! The handler is a plain async function over the ports, so the Lambda entry point, the local
 //! server and the tests all run exactly this code.
 
+mod lambda;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,11 +13,11 @@ use accepted_core::http::{
     correlation_of, header_str, json_response, problem_response, request_id_of, set_header,
     IDEMPOTENCY_HEADER, REPLAYED_HEADER,
 };
-use accepted_core::jobs::JobRegistry;
 use accepted_core::metrics::{name, Metrics, Sample};
 use accepted_core::request::parse_submit;
 use accepted_core::view::{job_path, JobView};
 use accepted_core::webhook::DestinationPolicy;
+use accepted_core::JobRegistry;
 use accepted_core::{
     fingerprint::fingerprint, ApiError, AuthMode, Config, CorrelationId, CreateOutcome, FieldError,
     IdempotencyKey, Job, JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError,
@@ -24,6 +26,8 @@ use accepted_core::{
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tracing::{error, info, info_span, warn, Instrument};
+
+pub use lambda::run;
 
 /// What a client should wait before retrying after the store or queue failed.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;

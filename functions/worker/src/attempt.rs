@@ -5,7 +5,7 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use accepted_core::jobs::{AttemptSignals, JobContext, JobFailure, JobHandler};
+use accepted_core::{AttemptSignals, JobContext, JobFailure, JobHandler};
 use accepted_core::{Job, Timestamp, Transition, TransitionError};
 use futures::FutureExt;
 use serde_json::Value;

@@ -6,6 +6,7 @@
 //! never affects the others.
 
 mod attempt;
+mod lambda;
 pub use accepted_core::breaker;
 mod record;
 mod results;
@@ -14,17 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::batch::{process_batch, receive_count};
-use accepted_core::jobs::JobRegistry;
 use accepted_core::message::{
     CORRELATION_ATTRIBUTE, DEAD_LETTER_DETAIL, DEAD_LETTER_REASON, SOURCE_MESSAGE_ID,
 };
 use accepted_core::metrics::Metrics;
 use accepted_core::retry::{Jitter, RetryPolicy};
 use accepted_core::webhook::DestinationPolicy;
+use accepted_core::JobRegistry;
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore, Timestamp};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, warn};
 
+pub use lambda::run;
 pub use record::Outcome;
 
 /// SQS attribute values may be long, but evidence only needs the gist.

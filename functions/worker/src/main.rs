@@ -1,42 +1,6 @@
-//! Lambda entry point of the SQS worker: wiring only; the logic is in the library.
-
-use std::sync::Arc;
-
-use accepted_core::aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
-use accepted_core::jobs::JobRegistry;
-use accepted_core::{logging, Config, Timestamp};
-use accepted_worker::{handle_batch, Worker};
-use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! Lambda entry point of the SQS worker with the shipped job types: wiring only.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    logging::init("worker");
-    let config = Config::from_env()?;
-    let aws = load_lambda_config().await;
-    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
-    let mut worker = Worker::new(Arc::new(store), JobRegistry::builtin(), &config);
-    // The source queue, to delay retries by changing their visibility (backoff).
-    if let Some(url) = &config.queue_url {
-        worker = worker.with_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
-    }
-    // The dead-letter queue, to set aside at once what can never be processed.
-    if let Some(url) = &config.dead_letter_queue_url {
-        worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
-    }
-    // The bucket for results too large for the job item.
-    if let Some(bucket) = &config.results_bucket {
-        worker = worker.with_results(Arc::new(S3ResultStore::from_sdk_config(&aws, bucket)));
-    }
-    let worker = Arc::new(worker);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let worker = Arc::clone(&worker);
-        async move {
-            let deadline = i64::try_from(event.context.deadline)
-                .ok()
-                .map(Timestamp::from_millis);
-            Ok::<_, Error>(handle_batch(&worker, event.payload, deadline).await)
-        }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    accepted_worker::run(accepted_builtin_jobs::registry()).await
 }

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use accepted_core::batch::receive_count;
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::inbound::{self, Inbound, JobRequest};
-use accepted_core::jobs::JobFailure;
 use accepted_core::metrics::{name, Sample};
 use accepted_core::request::validate_job;
 use accepted_core::retry::RetryPolicy;
+use accepted_core::JobFailure;
 use accepted_core::{
     CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, NewJob, StoreError,
     Timestamp, Transition, TransitionError,
@@ -304,7 +304,7 @@ fn settle(
             let retry_at = now.plus(backoff);
             warn!(attempt, error = %failure, backoff_ms = backoff.as_millis() as u64,
                   "attempt failed; will retry");
-            let error = failure.to_job_error();
+            let error = JobError::from(&failure);
             (
                 Transition::Release {
                     attempt,
@@ -316,7 +316,7 @@ fn settle(
             )
         }
         Err(failure) if failure.is_retryable() => {
-            let last = failure.to_job_error();
+            let last = JobError::from(&failure);
             let error = JobError::new(
                 "retries_exhausted",
                 format!(
@@ -335,7 +335,7 @@ fn settle(
             )
         }
         Err(failure) => {
-            let error = failure.to_job_error();
+            let error = JobError::from(&failure);
             (
                 Transition::Fail {
                     attempt,

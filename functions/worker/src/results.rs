@@ -3,7 +3,7 @@
 //! input). A result too large with no store configured fails the job, permanently and
 //! explicitly, instead of failing the write.
 
-use accepted_core::jobs::JobFailure;
+use accepted_core::JobFailure;
 use accepted_core::{Job, ResultRef};
 use serde_json::Value;
 use tracing::info;

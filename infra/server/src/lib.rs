@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::jobs::JobRegistry;
 use accepted_core::webhook::route::{FanOut, WebhookRoute};
 use accepted_core::EventPublisher;
+use accepted_core::JobRegistry;
 use accepted_status::Status;
 use accepted_submit::Submit;
 use accepted_worker::Worker;
@@ -83,10 +83,12 @@ fn status(backend: &backend::Backend) -> Status {
     status
 }
 
-/// Serves until `shutdown` resolves, then stops taking requests and batches, and finishes
-/// what is in flight: an accepted job is either processed or still queued for the next start.
+/// Serves `registry`'s job types (the API and the worker share it) until `shutdown`
+/// resolves, then stops taking requests and batches, and finishes what is in flight: an
+/// accepted job is either processed or still queued for the next start.
 pub async fn serve(
     args: ServeArgs,
+    registry: JobRegistry,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let authorizer = authorizer(&args)?;
@@ -107,7 +109,6 @@ pub async fn serve(
             "callers are identified by their bearer tokens"
         );
     }
-    let registry = JobRegistry::builtin();
     let api = Arc::new(http::Api {
         authorizer,
         submit: Submit::new(

@@ -15,7 +15,9 @@ async fn main() -> ExitCode {
     }
     logging::init("accepted");
     let result = match cli.command {
-        Command::Serve(args) => accepted_server::serve(args, shutdown_signal()).await,
+        Command::Serve(args) => {
+            accepted_server::serve(args, accepted_builtin_jobs::registry(), shutdown_signal()).await
+        }
         _ => Ok(()),
     };
     match result {

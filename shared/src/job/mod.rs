@@ -85,13 +85,14 @@ impl JobError {
     }
 }
 
-/// Progress a running handler reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub percent: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+/// What a handler's failure becomes on the job: its code, message and class.
+impl From<&accepted_job::JobFailure> for JobError {
+    fn from(failure: &accepted_job::JobFailure) -> Self {
+        Self::new(failure.code(), failure.message(), failure.is_retryable())
+    }
 }
+
+pub use accepted_job::Progress;
 
 /// Where a completed job's result lives when it is too large to keep in the job itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

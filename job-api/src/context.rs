@@ -6,10 +6,18 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::ids::{CorrelationId, JobId};
-use crate::job::Progress;
+
+/// Progress a running handler reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub percent: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
 
 /// Longest progress message kept; longer ones are cut at a character boundary.
 pub const MAX_PROGRESS_MESSAGE_CHARS: usize = 200;
@@ -32,6 +40,8 @@ pub struct AttemptSignals {
 }
 
 impl JobContext {
+    /// A context and the worker's side of it. The worker makes one per attempt; a test of a
+    /// job type makes one to call [`JobHandler::run`](crate::JobHandler::run) directly.
     pub fn new(
         job_id: JobId,
         attempt: u32,

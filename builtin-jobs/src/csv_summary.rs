@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::input::{into_result, object, optional_bool, optional_str};
-use super::{JobContext, JobFailure, JobHandler};
-use crate::problem::FieldError;
+use accepted_job::input::{into_result, object, optional_bool, optional_str};
+use accepted_job::FieldError;
+use accepted_job::{JobContext, JobFailure, JobHandler};
 
 /// Distinct text values tracked per column before the count is reported as a lower bound.
 const MAX_DISTINCT: usize = 10_000;
@@ -235,7 +235,7 @@ impl JobHandler for CsvSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{CorrelationId, JobId};
+    use accepted_job::{CorrelationId, JobId};
     use serde_json::json;
 
     async fn run(input: Value) -> Result<Value, JobFailure> {

@@ -2,12 +2,8 @@
 //!
 //! A [`JobHandler`] validates its input before the job is accepted, so bad input never reaches
 //! the queue, and classifies each failure as retryable or permanent, so the worker knows
-//! whether trying again can help.
-
-mod context;
-mod csv_summary;
-mod demo_sleep;
-mod input;
+//! whether trying again can help. A [`JobRegistry`] is the set of types one deployment runs:
+//! the deployer builds it once and hands the same one to every entry point.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,12 +12,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use thiserror::Error;
 
-pub use context::{AttemptSignals, JobContext, MAX_PROGRESS_MESSAGE_CHARS};
-pub use csv_summary::CsvSummary;
-pub use demo_sleep::DemoSleep;
-
-use crate::job::JobError;
-use crate::problem::FieldError;
+use crate::context::JobContext;
+use crate::field::FieldError;
 use crate::retry::RetryPolicy;
 
 /// How a job attempt failed. The class decides what the worker does next.
@@ -56,18 +48,30 @@ impl JobFailure {
         Self::permanent("cancelled", "the job was cancelled")
     }
 
+    /// The failure's code, as the job's `error.code` will show it.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Retryable { code, .. } | Self::Permanent { code, .. } => code,
+        }
+    }
+
+    /// The failure's message, as the job's `error.message` will show it.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Retryable { message, .. } | Self::Permanent { message, .. } => message,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Retryable { .. })
     }
-
-    pub fn to_job_error(&self) -> JobError {
-        match self {
-            Self::Retryable { code, message } => JobError::new(code, message, true),
-            Self::Permanent { code, message } => JobError::new(code, message, false),
-        }
-    }
 }
 
+/// One job type: its name, how it checks its input, how it retries, and its work.
+///
+/// Implementations are plain values (often unit structs) registered in a [`JobRegistry`].
+/// The worker calls [`JobHandler::run`] at least once per accepted job, so the work should be
+/// idempotent or tolerate a repeat; a panic fails that one job, never its batch.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The `type` clients name in `POST /jobs`, e.g. `csv.summary`.
@@ -93,20 +97,18 @@ pub struct JobRegistry {
 }
 
 impl JobRegistry {
-    /// The job types shipped with `accepted`.
-    pub fn builtin() -> Self {
-        Self::default().with(CsvSummary).with(DemoSleep)
-    }
-
+    /// Adds a job type; a later type of the same name replaces an earlier one.
     pub fn with(mut self, handler: impl JobHandler) -> Self {
         self.handlers.insert(handler.job_type(), Arc::new(handler));
         self
     }
 
+    /// The handler of `job_type`, if this deployment runs it.
     pub fn get(&self, job_type: &str) -> Option<Arc<dyn JobHandler>> {
         self.handlers.get(job_type).cloned()
     }
 
+    /// The type names, in order.
     pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.handlers.keys().copied()
     }

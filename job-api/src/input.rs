@@ -1,11 +1,29 @@
-//! Small helpers for validating a job's JSON input with precise JSON Pointers.
+//! Helpers for validating a job's JSON input with precise JSON Pointers.
+//!
+//! Each helper records what is wrong in `errors` (pointers under `/input`, as the API's `422`
+//! shows them) and returns what it could read, so one call of
+//! [`JobHandler::validate`](crate::JobHandler::validate) reports every problem at once.
+//!
+//! ```
+//! use accepted_job::input::{into_result, object, optional_str, required_u64};
+//! use serde_json::json;
+//!
+//! let input = json!({"width": 40000, "format": 7, "colour": "red"});
+//! let mut errors = Vec::new();
+//! if let Some(obj) = object(&input, &["width", "format"], &mut errors) {
+//!     required_u64(obj, "width", 10_000, &mut errors);
+//!     optional_str(obj, "format", &mut errors);
+//! }
+//! let pointers: Vec<_> = into_result(errors).unwrap_err().into_iter().map(|e| e.pointer).collect();
+//! assert_eq!(pointers, ["/input/colour", "/input/width", "/input/format"]);
+//! ```
 
 use serde_json::{Map, Value};
 
-use crate::problem::FieldError;
+use crate::field::FieldError;
 
 /// The input as an object whose keys are all in `allowed`.
-pub(crate) fn object<'a>(
+pub fn object<'a>(
     input: &'a Value,
     allowed: &[&str],
     errors: &mut Vec<FieldError>,
@@ -24,7 +42,7 @@ pub(crate) fn object<'a>(
 }
 
 /// An optional unsigned integer field within `0..=max`.
-pub(crate) fn optional_u64(
+pub fn optional_u64(
     obj: &Map<String, Value>,
     key: &str,
     max: u64,
@@ -43,7 +61,8 @@ pub(crate) fn optional_u64(
     }
 }
 
-pub(crate) fn required_u64(
+/// A required unsigned integer field within `0..=max`.
+pub fn required_u64(
     obj: &Map<String, Value>,
     key: &str,
     max: u64,
@@ -56,7 +75,8 @@ pub(crate) fn required_u64(
     optional_u64(obj, key, max, errors)
 }
 
-pub(crate) fn optional_str<'a>(
+/// An optional string field.
+pub fn optional_str<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
     errors: &mut Vec<FieldError>,
@@ -69,7 +89,8 @@ pub(crate) fn optional_str<'a>(
     s
 }
 
-pub(crate) fn optional_bool(
+/// An optional boolean field.
+pub fn optional_bool(
     obj: &Map<String, Value>,
     key: &str,
     errors: &mut Vec<FieldError>,
@@ -86,11 +107,12 @@ pub(crate) fn optional_bool(
 }
 
 /// RFC 6901 escaping of one reference token.
-pub(crate) fn escape_pointer(token: &str) -> String {
+pub fn escape_pointer(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-pub(crate) fn into_result(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
+/// `Ok(())` when nothing was recorded, else every error: what `validate` returns.
+pub fn into_result(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
     if errors.is_empty() {
         Ok(())
     } else {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::input::{into_result, object, optional_str, optional_u64, required_u64};
-use super::{JobContext, JobFailure, JobHandler};
-use crate::problem::FieldError;
+use accepted_job::input::{into_result, object, optional_str, optional_u64, required_u64};
+use accepted_job::FieldError;
+use accepted_job::{JobContext, JobFailure, JobHandler};
 
 /// Longest sleep accepted: well inside the worker's Lambda timeout.
 pub const MAX_DURATION_MS: u64 = 20_000;
@@ -114,7 +114,7 @@ impl JobHandler for DemoSleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{CorrelationId, JobId};
+    use accepted_job::{CorrelationId, JobId};
 
     fn ctx(attempt: u32) -> JobContext {
         JobContext::new(JobId::generate(), attempt, CorrelationId::generate()).0

@@ -1,0 +1,44 @@
+//! The Lambda entry point of the SQS worker, for any registry: a deployment's `main` is
+//! `accepted_worker::run(registry()).await`, with the same `registry()` its submit runs.
+
+use std::sync::Arc;
+
+use accepted_core::aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
+use accepted_core::{logging, Config, JobRegistry, Timestamp};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+use crate::{handle_batch, Worker};
+
+/// Runs SQS batches of jobs under the Lambda runtime until it stops, with `registry`'s job
+/// types, reporting partial batch failures.
+pub async fn run(registry: JobRegistry) -> Result<(), Error> {
+    logging::init("worker");
+    let config = Config::from_env()?;
+    let aws = load_lambda_config().await;
+    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let mut worker = Worker::new(Arc::new(store), registry, &config);
+    // The source queue, to delay retries by changing their visibility (backoff).
+    if let Some(url) = &config.queue_url {
+        worker = worker.with_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+    }
+    // The dead-letter queue, to set aside at once what can never be processed.
+    if let Some(url) = &config.dead_letter_queue_url {
+        worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+    }
+    // The bucket for results too large for the job item.
+    if let Some(bucket) = &config.results_bucket {
+        worker = worker.with_results(Arc::new(S3ResultStore::from_sdk_config(&aws, bucket)));
+    }
+    let worker = Arc::new(worker);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let worker = Arc::clone(&worker);
+        async move {
+            let deadline = i64::try_from(event.context.deadline)
+                .ok()
+                .map(Timestamp::from_millis);
+            Ok::<_, Error>(handle_batch(&worker, event.payload, deadline).await)
+        }
+    }))
+    .await
+}
