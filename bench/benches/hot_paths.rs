@@ -13,9 +13,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accepted_core::aws::item::{decode_job, encode_job};
+use accepted_aws::item::{decode_job, encode_job};
 use accepted_core::batch::sqs_event;
-use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use accepted_core::fingerprint::fingerprint;
 use accepted_core::http::problem_response;
 use accepted_core::message::JobMessage;
@@ -26,6 +25,7 @@ use accepted_core::{
     ApiError, Config, CorrelationId, FieldError, Job, JobQueue, JobStore, NewJob, Owner,
     ReceivedMessage, Timestamp,
 };
+use accepted_embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lambda_http::{Body, Request};
 use serde_json::json;

@@ -1,20 +1,18 @@
-//! `accepted-core`: the domain of the accepted job API and its ports, with the AWS adapters.
+//! `accepted-core`: the domain of the accepted job API, its ports and its HTTP edge.
 //!
 //! The domain (jobs, their state machine, validation, problem details) knows nothing of
-//! Lambda. Entry points in `functions/` translate events into calls on the ports defined in
-//! [`ports`], implemented by the adapters in [`aws`]. The job-author API (the
-//! [`JobHandler`] trait and what it uses) lives in the small `accepted-job` crate and is
-//! re-exported here.
+//! Lambda or of any backend. Entry points in `functions/` translate events into calls on the
+//! ports defined in [`ports`]; the adapters live in their own crates, `accepted-aws`
+//! (DynamoDB, SQS, S3, EventBridge, Secrets Manager) and `accepted-embedded` (SQLite), so this
+//! crate builds without the AWS SDK. The job-author API (the [`JobHandler`] trait and what it
+//! uses) lives in the smaller `accepted-job` crate and is re-exported here.
 
 pub mod auth;
-pub mod aws;
 #[cfg(feature = "sqs-batch")]
 pub mod batch;
 pub mod breaker;
 pub mod config;
 pub mod cursor;
-#[cfg(feature = "embedded")]
-pub mod embedded;
 pub mod error_chain;
 pub mod events;
 pub mod fingerprint;

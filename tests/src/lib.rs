@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::aws::{AwsClients, CallCounter, DynamoJobStore, SqsJobQueue};
+use accepted_aws::{AwsClients, CallCounter, DynamoJobStore, SqsJobQueue};
 use accepted_core::JobRegistry;
 use accepted_core::{Config, Job, JobId, JobStore, QueueConsumer, ReceivedMessage};
 use accepted_infra::{bootstrap, default_template_path, Stack, Template};
@@ -113,7 +113,7 @@ impl TestStack {
             .to_owned();
         let results: Option<Arc<dyn accepted_core::ResultStore>> =
             config.results_bucket.as_ref().map(|bucket| {
-                Arc::new(accepted_core::aws::S3ResultStore::new(counted.s3(), bucket))
+                Arc::new(accepted_aws::S3ResultStore::new(counted.s3(), bucket))
                     as Arc<dyn accepted_core::ResultStore>
             });
         let metrics = Arc::new(accepted_core::metrics::Recorded::default());
@@ -130,7 +130,7 @@ impl TestStack {
             worker = worker.with_results(results);
         }
         if let Some(source) = &config.webhook_secret {
-            let secrets = accepted_core::aws::secret_provider(&sdk, source).expect("the secret");
+            let secrets = accepted_aws::secret_provider(&sdk, source).expect("the secret");
             status = status.with_webhook_secrets(secrets);
         }
         Self {

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::aws::SqsJobQueue;
-use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
+use accepted_aws::SqsJobQueue;
 use accepted_core::{
     CorrelationId, IdempotencyKey, Job, JobQueue, JobStore, NewJob, Owner, QueueConsumer, Timestamp,
 };
+use accepted_embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use serde_json::json;
 
 use crate::TestStack;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use accepted_core::aws::{item, CallCounts};
+use accepted_aws::{item, CallCounts};
 use accepted_core::JobStatus;
 use accepted_tests::TestStack;
 use serde_json::{json, Value};

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_core::embedded::QueueSettings;
 use accepted_core::{
     CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, QueueError, StoreError,
     Timestamp, Transition, TransitionError,
 };
+use accepted_embedded::QueueSettings;
 use accepted_tests::conformance;
 use accepted_tests::ports::{at, new_job, Ports};
 use serde_json::json;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use accepted_core::aws::EventBridgePublisher;
+use accepted_aws::EventBridgePublisher;
 use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
 use accepted_core::EventPublisher;
 use accepted_events::{handle_records, Publisher};

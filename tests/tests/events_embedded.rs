@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use accepted_core::embedded::{Database, EmbeddedJobStore, EventOutbox, JsonLinesSink};
 use accepted_core::events::CloudEvent;
 use accepted_core::{JobStore, Transition};
+use accepted_embedded::{Database, EmbeddedJobStore, EventOutbox, JsonLinesSink};
 use accepted_tests::faults::{FlakyPublisher, RecordingPublisher, Strike};
 use accepted_tests::ports::{at, new_job};
 use serde_json::json;

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use accepted_core::embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use accepted_core::retry::Jitter;
 use accepted_core::{
     Config, FieldError, JobId, JobQueue, JobStatus, JobStore, QueueConsumer, Timestamp,
 };
 use accepted_core::{JobContext, JobFailure, JobHandler};
+use accepted_embedded::{Database, EmbeddedJobStore, EmbeddedQueue, QueueSettings};
 use accepted_reconciler::{sweep, Reconciler};
 use accepted_submit::Submit;
 use accepted_tests::faults::{Faults, FaultyQueue, FaultyStore, Strike};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accepted_core::aws::{secret_provider, EventBridgePublisher, SqsJobQueue};
+use accepted_aws::{secret_provider, EventBridgePublisher, SqsJobQueue};
 use accepted_core::config::WebhookConfig;
 use accepted_core::events::{CloudEvent, JobEventKind, DEFAULT_SOURCE};
 use accepted_core::message::DEAD_LETTER_REASON;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, DynamoJobStore};
+use accepted_aws::{load_lambda_config, DynamoJobStore};
 use accepted_core::{logging, Config};
 use accepted_dlq::{handle_batch, DeadLetters};
 use aws_lambda_events::event::sqs::SqsEvent;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::item::{self, decode_job, Item};
+use accepted_aws::item::{self, decode_job, Item};
 use accepted_core::events::CloudEvent;
 use accepted_core::{EventPublisher, Job, StoreError};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};

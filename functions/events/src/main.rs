@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, EventBridgePublisher};
+use accepted_aws::{load_lambda_config, EventBridgePublisher};
 use accepted_core::{logging, Config};
 use accepted_events::{handle_records, Publisher};
 use aws_lambda_events::event::dynamodb::Event;

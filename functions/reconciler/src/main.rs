@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
+use accepted_aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::{logging, Config, Timestamp};
 use accepted_reconciler::{sweep, Reconciler};
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, secret_provider, DynamoJobStore, S3ResultStore};
+use accepted_aws::{load_lambda_config, secret_provider, DynamoJobStore, S3ResultStore};
 use accepted_core::{logging, Config};
 use accepted_status::{handle, Status};
 use lambda_http::{service_fn, Error, Request};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
+use accepted_aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
 use accepted_core::{logging, Config, JobRegistry};
 use lambda_http::{service_fn, Error, Request};
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, secret_provider, SqsJobQueue};
+use accepted_aws::{load_lambda_config, secret_provider, SqsJobQueue};
 use accepted_core::config::WebhookConfig;
 use accepted_core::logging;
 use accepted_core::webhook::https::HttpsTransport;

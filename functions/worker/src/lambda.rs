@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use accepted_core::aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
+use accepted_aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::{logging, Config, JobRegistry, Timestamp};
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use accepted_core::aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
+use accepted_aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
-use accepted_core::embedded::{
+use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
+use accepted_embedded::{
     Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox, FileResultStore,
     JsonLinesSink, QueueSettings,
 };
-use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
 
 use crate::cli::BackendKind;
 use crate::webhooks::{LocalWebhooks, WebhookSetupError};

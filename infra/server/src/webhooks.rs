@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use accepted_core::config::{ConfigError, WebhookConfig};
-use accepted_core::embedded::{Database, EmbeddedQueue, QueueSettings};
 use accepted_core::webhook::https::HttpsTransport;
 use accepted_core::webhook::secrets::LiteralSecret;
 use accepted_core::webhook::{DestinationPolicy, WebhookSecret};
+use accepted_embedded::{Database, EmbeddedQueue, QueueSettings};
 use accepted_webhooks::Deliverer;
 
 /// The embedded webhook queue's name, also used in its stand-in ARN.

@@ -171,8 +171,8 @@ fn jobs_in_flight_when_the_server_is_killed_are_taken_over_after_restart() {
 
 /// Reads the database while the server is down: the file is the only state there is.
 fn is_finished_on_disk(data_dir: &Path, id: &str) -> bool {
-    use accepted_core::embedded::{Database, EmbeddedJobStore};
     use accepted_core::{JobId, JobStore};
+    use accepted_embedded::{Database, EmbeddedJobStore};
     let db = Database::open(&data_dir.join("accepted.sqlite3")).unwrap();
     let store = EmbeddedJobStore::new(db);
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -40,7 +40,7 @@ impl fmt::Debug for Auth {
 impl Auth {
     /// SigV4 with the standard AWS configuration chain (environment, profile, SSO, …).
     pub async fn sigv4_from_environment() -> Result<Self, ClientError> {
-        let sdk = accepted_core::aws::load_config().await;
+        let sdk = accepted_aws::load_config().await;
         let credentials = sdk.credentials_provider().ok_or_else(|| {
             ClientError::Credentials("--iam: no AWS credentials are configured".to_owned())
         })?;

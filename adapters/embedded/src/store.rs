@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::Database;
-use crate::events::{self, CloudEvent};
-use crate::ids::{IdempotencyKey, JobId, Owner};
-use crate::job::{Job, Transition};
-use crate::ports::{
+use accepted_core::events::{self, CloudEvent};
+use accepted_core::ids::{IdempotencyKey, JobId, Owner};
+use accepted_core::job::{Job, Transition};
+use accepted_core::ports::{
     CreateOutcome, JobPage, JobQuery, JobStore, ListPosition, StoreError, TransitionError,
 };
-use crate::time::Timestamp;
+use accepted_core::time::Timestamp;
 
 #[derive(Clone)]
 pub struct EmbeddedJobStore {

@@ -8,8 +8,8 @@ use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
-use crate::events::CloudEvent;
-use crate::ports::{EventPublisher, PublishError};
+use accepted_core::events::CloudEvent;
+use accepted_core::ports::{EventPublisher, PublishError};
 
 /// Entries one `PutEvents` call takes.
 const ENTRIES_PER_CALL: usize = 10;

@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use crate::ids::{CorrelationId, IdempotencyKey, JobId, Owner};
-use crate::job::{Job, JobError, JobStatus, Progress, ResultRef};
-use crate::ports::StoreError;
-use crate::time::Timestamp;
+use accepted_core::ids::{CorrelationId, IdempotencyKey, JobId, Owner};
+use accepted_core::job::{Job, JobError, JobStatus, Progress, ResultRef};
+use accepted_core::ports::StoreError;
+use accepted_core::time::Timestamp;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -200,13 +200,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The listing position of an index key (`pk`, `created_at`).
-    pub fn position(&self) -> Result<crate::ports::ListPosition, StoreError> {
+    pub fn position(&self) -> Result<accepted_core::ports::ListPosition, StoreError> {
         let id = self
             .str(PK)?
             .strip_prefix("JOB#")
             .and_then(JobId::parse)
             .ok_or_else(|| self.corrupt("pk is not a job key"))?;
-        Ok(crate::ports::ListPosition {
+        Ok(accepted_core::ports::ListPosition {
             created_at: Timestamp::from_millis(self.i64(CREATED_AT)?),
             id,
         })
@@ -310,7 +310,7 @@ pub fn decode_job(item: &Item) -> Result<Job, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{NewJob, Transition};
+    use accepted_core::job::{NewJob, Transition};
     use serde_json::json;
     use std::time::Duration;
 

@@ -6,8 +6,8 @@
 use rusqlite::params;
 
 use super::Database;
-use crate::events::CloudEvent;
-use crate::ports::{EventPublisher, PublishError};
+use accepted_core::events::CloudEvent;
+use accepted_core::ports::{EventPublisher, PublishError};
 
 #[derive(Clone)]
 pub struct EventOutbox {

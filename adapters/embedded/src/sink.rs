@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::events::CloudEvent;
-use crate::ports::{EventPublisher, PublishError};
+use accepted_core::events::CloudEvent;
+use accepted_core::ports::{EventPublisher, PublishError};
 
 #[derive(Debug, Clone)]
 pub struct JsonLinesSink {

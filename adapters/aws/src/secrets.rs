@@ -5,11 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
-use crate::config::SecretSource;
-use crate::webhook::secrets::{
+use accepted_core::config::SecretSource;
+use accepted_core::webhook::secrets::{
     CachedSecret, LiteralSecret, SecretError, SecretFetch, SecretProvider, SECRET_CACHE_TTL,
 };
-use crate::webhook::{WebhookError, WebhookSecret};
+use accepted_core::webhook::{WebhookError, WebhookSecret};
 
 pub struct SecretsManagerSecret {
     client: Client,

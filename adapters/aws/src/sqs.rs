@@ -10,8 +10,8 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 
-use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
-use crate::time::Timestamp;
+use accepted_core::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
+use accepted_core::time::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct SqsJobQueue {

@@ -10,9 +10,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
-use crate::ids::JobId;
-use crate::job::ResultRef;
-use crate::ports::{result_key, result_ref, ResultLink, ResultStore, ResultStoreError};
+use accepted_core::ids::JobId;
+use accepted_core::job::ResultRef;
+use accepted_core::ports::{result_key, result_ref, ResultLink, ResultStore, ResultStoreError};
 
 #[derive(Debug, Clone)]
 pub struct S3ResultStore {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::JobId;
-use crate::job::ResultRef;
-use crate::ports::{result_key, result_ref, ResultLink, ResultStore, ResultStoreError};
+use accepted_core::ids::JobId;
+use accepted_core::job::ResultRef;
+use accepted_core::ports::{result_key, result_ref, ResultLink, ResultStore, ResultStoreError};
 
 #[derive(Debug, Clone)]
 pub struct FileResultStore {

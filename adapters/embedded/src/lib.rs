@@ -1,4 +1,4 @@
-//! The embedded backend: [`JobStore`](crate::JobStore) and the job queue on SQLite, with the
+//! The embedded backend: [`JobStore`](accepted_core::JobStore) and the job queue on SQLite, with the
 //! semantics of DynamoDB and SQS, for the local server and for tests without an emulator.
 //!
 //! One SQLite file holds jobs, idempotency keys and queue messages, so a job accepted before

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::Database;
-use crate::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
-use crate::time::Timestamp;
+use accepted_core::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
+use accepted_core::time::Timestamp;
 
 /// The attributes of a queue that shape delivery; defaults match `template.yaml`'s JobsQueue.
 #[derive(Debug, Clone, PartialEq, Eq)]

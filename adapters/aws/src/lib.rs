@@ -1,6 +1,6 @@
-//! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](crate::ports::JobStore), SQS
-//! for the [`JobQueue`](crate::ports::JobQueue), EventBridge for the
-//! [`EventPublisher`](crate::ports::EventPublisher) (feature `eventbridge`), S3 for results
+//! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](accepted_core::ports::JobStore), SQS
+//! for the [`JobQueue`](accepted_core::ports::JobQueue), EventBridge for the
+//! [`EventPublisher`](accepted_core::ports::EventPublisher) (feature `eventbridge`), S3 for results
 //! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`).
 //!
 //! Clients come from the standard AWS configuration chain, so `AWS_ENDPOINT_URL` (or

@@ -18,12 +18,12 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::item::{self, decode_job, encode_job, Item, Reader};
-use crate::ids::{IdempotencyKey, JobId, Owner};
-use crate::job::{Job, JobStatus, Transition};
-use crate::ports::{
+use accepted_core::ids::{IdempotencyKey, JobId, Owner};
+use accepted_core::job::{Job, JobStatus, Transition};
+use accepted_core::ports::{
     CreateOutcome, JobPage, JobQuery, JobStore, ListPosition, StoreError, TransitionError,
 };
-use crate::time::Timestamp;
+use accepted_core::time::Timestamp;
 
 /// Most index items one listing page may read, so a filter that matches little costs little:
 /// the page then ends early with a position to continue from.
