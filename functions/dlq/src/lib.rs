@@ -11,6 +11,9 @@
 //! Only a store failure keeps a message on the dead-letter queue (reported in
 //! `batchItemFailures`), to be tried again.
 
+mod lambda;
+pub use lambda::run;
+
 use std::sync::Arc;
 
 use accepted_core::inbound::{self, Inbound};

@@ -9,6 +9,9 @@
 //! or not state changes (heartbeats, progress), publish nothing; a record that cannot be
 //! decoded is logged and skipped, so it never blocks the stream.
 
+mod lambda;
+pub use lambda::run;
+
 use std::sync::Arc;
 
 use accepted_aws::item::{self, decode_job, Item};

@@ -1,27 +1,6 @@
 //! Lambda entry point of the lifecycle event publisher (DynamoDB stream → EventBridge):
-//! wiring only.
-
-use std::sync::Arc;
-
-use accepted_aws::{load_lambda_config, EventBridgePublisher};
-use accepted_core::{logging, Config};
-use accepted_events::{handle_records, Publisher};
-use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    logging::init("events");
-    let config = Config::from_env()?;
-    let bus = config.require_event_bus()?.to_owned();
-    let aws = load_lambda_config().await;
-    let publisher = Arc::new(Publisher {
-        publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),
-        source: config.event_source.clone(),
-    });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
-        let publisher = Arc::clone(&publisher);
-        async move { Ok::<_, Error>(handle_records(&publisher, event.payload).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    accepted_events::run().await
 }

@@ -12,6 +12,9 @@
 //! * otherwise enqueues it again. A duplicate message is harmless: a job only starts from
 //!   `pending`, or from `running` once the dead attempt's lease expired.
 
+mod lambda;
+pub use lambda::run;
+
 use std::sync::Arc;
 use std::time::Duration;
 

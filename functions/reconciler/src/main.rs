@@ -1,25 +1,6 @@
 //! Lambda entry point of the scheduled reconciler: wiring only.
 
-use std::sync::Arc;
-
-use accepted_aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
-use accepted_core::{logging, Config, Timestamp};
-use accepted_reconciler::{sweep, Reconciler};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    logging::init("reconciler");
-    let config = Config::from_env()?;
-    let aws = load_lambda_config().await;
-    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
-    let queue = SqsJobQueue::from_sdk_config(&aws, config.require_queue_url()?);
-    let reconciler = Arc::new(Reconciler::new(Arc::new(store), Arc::new(queue), &config));
-    // The scheduled event carries nothing the sweep needs.
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
-        let reconciler = Arc::clone(&reconciler);
-        async move { Ok::<_, Error>(sweep(&reconciler, Timestamp::now()).await?) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    accepted_reconciler::run().await
 }

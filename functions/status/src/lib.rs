@@ -5,6 +5,8 @@
 //! A job of another owner answers exactly like a missing one (same status, same body shape),
 //! so ids cannot be probed across owners.
 
+mod lambda;
+pub use lambda::run;
 mod cancel;
 mod list;
 pub mod polling;

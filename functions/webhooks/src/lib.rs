@@ -9,6 +9,9 @@
 //! that keeps failing opens its circuit breaker: its deliveries wait out the cool-down
 //! without being sent (each such wait counts as an attempt).
 
+mod lambda;
+pub use lambda::run;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod console;
+mod entry;
 pub mod http;
 pub mod poller;
 pub mod webhooks;
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::cli::ServeArgs;
+pub use crate::entry::run;
 
 /// How often the local server sweeps for stalled jobs (the template's schedule: 5 minutes).
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
