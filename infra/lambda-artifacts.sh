@@ -5,19 +5,24 @@
 #   default               `sam build` (cargo lambda, release, as deployed): the links point
 #                         into .aws-sam/build/<LogicalId>/bootstrap
 #   ACCEPTED_SKIP_SAM=1   `cargo lambda build --release` of the same binaries (no SAM CLI)
-# and the cold-start bench's floor, `hello`, built the same way. Needs infra/setup.sh.
+# and the cold-start bench's floor, `hello`, built the same way. Then submit, worker and status
+# of the example team project (examples/invoices), built as a team builds its own: accepted's
+# template with `--base-dir examples/invoices`, into .local/lambda-invoices/<binary>/bootstrap.
+# Needs infra/setup.sh.
 #
 # The bootstraps are a function of their inputs, and a fresh clone rebuilds every workspace
 # crate (cargo's freshness is by file time), which here means seven LTO links, ~10 minutes.
 # So they are kept in a content-addressed cache outside the clone: the key hashes every
-# tracked or new file of the workspace that a build reads (Rust sources, manifests,
-# Cargo.lock, template.yaml), the toolchain (rustc, cargo-lambda, zig, SAM) and the build's
+# tracked or new file that a build reads (Rust sources, manifests, both Cargo.lock files,
+# template.yaml), the toolchain (rustc, cargo-lambda, zig, SAM) and the build's
 # environment; a hit is what this very tree builds to. Any change is a miss and a build.
 #   ACCEPTED_ARTIFACT_CACHE=<dir>   where (default ~/.cache/accepted/lambda); `off` disables it
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="$root/.local/lambda"
+example="examples/invoices"
+example_out="$root/.local/lambda-invoices"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 log() { printf '[artifacts] %s\n' "$*" >&2; }
 trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
@@ -29,7 +34,7 @@ functions="$(awk '/^  [A-Za-z0-9]+:$/ { id = $1; sub(":", "", id) } /^ +Binary: 
 cache_root="${ACCEPTED_ARTIFACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/accepted/lambda}"
 cache_key() {
   {
-    git ls-files -z --cached --others --exclude-standard -- '*.rs' '*Cargo.toml' Cargo.lock \
+    git ls-files -z --cached --others --exclude-standard -- '*.rs' '*Cargo.toml' '*Cargo.lock' \
       template.yaml | sort -z | xargs -0 sha256sum
     rustc -vV
     cargo -V
@@ -40,16 +45,16 @@ cache_key() {
     env | sort | grep -E '^(RUSTFLAGS|RUSTC_WRAPPER|CARGO_ENCODED_RUSTFLAGS|CARGO_LAMBDA_[A-Z_]*|CARGO_PROFILE_[A-Z_]*|CARGO_BUILD_[A-Z_]*)=' || true
   } | sha256sum | cut -c1-32
 }
-rm -rf "$out"
-mkdir -p "$out"
+rm -rf "$out" "$example_out"
+mkdir -p "$out" "$example_out"
 key=""
 if [[ "$cache_root" != off ]] && git rev-parse --git-dir >/dev/null 2>&1; then
   key="$(cache_key)"
   if [[ -f "$cache_root/$key/complete" ]]; then
     log "cache hit $cache_root/$key: the bootstraps this tree builds to"
-    cp -a "$cache_root/$key/." "$out/"
-    rm -f "$out/complete"
-    for dir in "$out"/*/; do log "$(basename "$dir"): $(stat -c %s "$dir/bootstrap") bytes"; done
+    cp -a "$cache_root/$key/accepted/." "$out/"
+    cp -a "$cache_root/$key/invoices/." "$example_out/"
+    for dir in "$out"/*/ "$example_out"/*/; do log "$dir: $(stat -c %s "$dir/bootstrap") bytes"; done
     exit 0
   fi
 fi
@@ -69,26 +74,59 @@ else
   cargo lambda build --release "${bins[@]}" >"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
   while read -r _ bin; do
     mkdir -p "$out/$bin"
-    ln -s "$target_dir/lambda/$bin/bootstrap" "$out/$bin/bootstrap"
+    cp "$target_dir/lambda/$bin/bootstrap" "$out/$bin/bootstrap"
   done <<<"$functions"
 fi
 log "cargo lambda build --release --bin hello (the cold-start floor)"
 cargo lambda build --release --bin hello >>"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
 mkdir -p "$out/hello"
-ln -s "$target_dir/lambda/hello/bootstrap" "$out/hello/bootstrap"
-for dir in "$out"/*/; do
-  bin="$(basename "$dir")"
+cp "$target_dir/lambda/hello/bootstrap" "$out/hello/bootstrap"
+
+# The example team project, built as a team builds it: accepted's template with
+# `--base-dir examples/invoices`. Only the three functions its end-to-end run invokes are
+# built here (submit and worker carry its registry; status shows the result): each is a
+# thin-LTO link of ~80 s, and the other four are accepted's own one-line mains, compiled and
+# linted with the rest of the example (tests/tests/example_project.rs holds the package to
+# the template's seven binary names). `sam build <id>` empties its build dir, so one each.
+# The example shares the target directory: its target/lambda/<bin> overwrite accepted's,
+# which were copied out above.
+example_functions="$(grep -E '^(SubmitFunction|WorkerFunction|StatusFunction) ' <<<"$functions")"
+if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
+  while read -r id bin; do
+    log "sam build --base-dir $example $id"
+    SAM_CLI_TELEMETRY=0 PATH="$root/.local/venv-sam/bin:$PATH" \
+      sam build --template template.yaml --base-dir "$example" \
+      --build-dir ".aws-sam/invoices/$id" "$id" >>"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
+    mkdir -p "$example_out/$bin"
+    ln -s "$root/.aws-sam/invoices/$id/$id/bootstrap" "$example_out/$bin/bootstrap"
+  done <<<"$example_functions"
+else
+  bins=()
+  while read -r _ bin; do bins+=(--bin "$bin"); done <<<"$example_functions"
+  log "cargo lambda build --release --manifest-path $example/Cargo.toml ${bins[*]}"
+  cargo lambda build --release --manifest-path "$example/Cargo.toml" "${bins[@]}" \
+    >>"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
+  while read -r _ bin; do
+    mkdir -p "$example_out/$bin"
+    cp "$target_dir/lambda/$bin/bootstrap" "$example_out/$bin/bootstrap"
+  done <<<"$example_functions"
+fi
+for dir in "$out"/*/ "$example_out"/*/; do
   [[ -s "$dir/bootstrap" ]] || { log "missing $dir/bootstrap"; exit 1; }
-  log "$bin: $(stat -L -c %s "$dir/bootstrap") bytes"
+  log "$dir: $(stat -L -c %s "$dir/bootstrap") bytes"
 done
 if [[ -n "$key" ]]; then
   # Stored whole or not at all (a rename), owner-only, the three newest kept.
   mkdir -p "$cache_root"
   chmod 700 "$cache_root"
   staging="$(mktemp -d "$cache_root/.staging.XXXXXX")"
-  for dir in "$out"/*/; do
-    mkdir -p "$staging/$(basename "$dir")"
-    cp -L "$dir/bootstrap" "$staging/$(basename "$dir")/bootstrap"
+  for set in accepted invoices; do
+    from="$out"
+    [[ $set == invoices ]] && from="$example_out"
+    for dir in "$from"/*/; do
+      mkdir -p "$staging/$set/$(basename "$dir")"
+      cp -L "$dir/bootstrap" "$staging/$set/$(basename "$dir")/bootstrap"
+    done
   done
   touch "$staging/complete"
   rm -rf "${cache_root:?}/$key"

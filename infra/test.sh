@@ -5,10 +5,13 @@
 #   moto patches          infra/moto_server_test.py: the emulator's own patches hold
 #   release bootstraps    infra/lambda-artifacts.sh: `sam build`, once, in the background at
 #                         the lowest CPU priority; the Lambda steps run those very files
-#   build tests           cargo test --no-run, and the benchmarks' tools: every binary, once
+#   build tests           cargo test --no-run, and the benchmarks' tools: every binary, once;
+#                         the same for the example team project (examples/invoices)
 #   cargo test            unit tests, and end-to-end tests of the handlers and AWS adapters
 #                         against moto (a private table and queues per test, created from
 #                         template.yaml), the conformance and fault suites on both backends
+#   example project       examples/invoices: its job type's unit tests and its own `invoices
+#                         serve` binary end to end on the embedded backend
 #   job console           tests/console/console.test.mjs: the page of `accepted serve` in
 #                         headless Chromium (playwright-core); a screenshot is kept in
 #                         .local/artifacts/console.png
@@ -17,7 +20,8 @@
 #   schemathesis          tests/contract/schemathesis.sh against the local server
 #   supply chain          cargo deny check licenses bans sources (deny.toml)
 #   lambda runtime        tests/lambda/invoke.sh: the bootstraps under cargo lambda's Runtime
-#                         API emulator, invoked with the fixtures in events/
+#                         API emulator, invoked with the fixtures in events/; then the example
+#                         project's own bootstraps (examples/invoices/tests/lambda.sh)
 #   benchmarks, quick     infra/bench.sh --quick: cold start of the same bootstraps, load and
 #                         the criterion hot paths, once each (BENCHMARKS.md; no time asserted)
 # (every HTTP answer, queue message, event and webhook body the tests see is validated against
@@ -74,9 +78,11 @@ build_debug() {
   # tools, and the criterion bench as a test.
   cargo build --locked -p accepted-infra -p accepted-bench --bins
   cargo test --locked -p accepted-bench --bench hot_paths --no-run
+  cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace --no-run
 }
 step "build tests" build_debug
 step "cargo test" cargo test --workspace --locked
+step "example project" cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace
 
 console() {
   ACCEPTED_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/accepted" node "$root/tests/console/console.test.mjs"
@@ -112,6 +118,7 @@ lambda_runtime() {
   # clean emulator, as a fresh deployment would.
   "$root/.local/venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/moto-api/reset", method="POST"), timeout=30)' "$AWS_ENDPOINT_URL"
   "$root/tests/lambda/invoke.sh"
+  "$root/examples/invoices/tests/lambda.sh" "$root/.local/lambda-invoices"
 }
 step "lambda runtime" lambda_runtime
 step "benchmarks, quick" "$root/infra/bench.sh" --quick

@@ -3,91 +3,19 @@
 # emulator and invokes them with the fixtures in events/, against the moto server: the real
 # lambda_runtime loop, the real event (de)serialization, the real AWS adapters.
 #
-# `cargo lambda watch --only-lambda-apis` serves the Runtime and Invoke APIs and builds
-# nothing; each bootstrap runs as its own process, polling its function's runtime path, as
-# Lambda runs it. The bootstraps come from infra/lambda-artifacts.sh
-# (.local/lambda/<function>/bootstrap, linked to sam build's output).
+# The stack, the emulator and the functions are started by tests/lambda/runtime.sh. The
+# bootstraps come from infra/lambda-artifacts.sh (.local/lambda/<function>/bootstrap, linked
+# to sam build's output).
 #
 # Expects: moto running (infra/moto.sh start), AWS_ENDPOINT_URL and credentials exported,
 # tooling installed (infra/setup.sh), the bootstraps built. Called by infra/test.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-venv="$root/.local/venv"
-export PATH="$venv/bin:$PATH"
-export AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}"
-port="${LAMBDA_PORT:-9151}"
-bootstraps="${LAMBDA_BOOTSTRAPS:-$root/.local/lambda}"
 functions=(submit status worker dlq reconciler events webhooks)
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local status=$?
-  # A failed check: show what the functions logged and answered before the evidence goes.
-  if [[ $status -ne 0 && -d "$work" ]]; then
-    for out in "$work"/*.out; do
-      [[ -f "$out" ]] && { echo "--- $(basename "$out")"; head -c 2000 "$out"; echo; } >&2
-    done
-    for log_file in "$work"/watch.log "$work"/functions.log; do
-      [[ -f "$log_file" ]] && { echo "--- $(basename "$log_file") (last 80 lines)"; tail -n 80 "$log_file"; } >&2
-    done
-  fi
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-log() { printf '[lambda] %s\n' "$*" >&2; }
-py() { "$venv/bin/python" - "$@"; }
-checks=0
-step() { checks=$((checks + 1)); log "$*"; } # one checked scenario; set -e stops at a failure
-
-for f in "${functions[@]}"; do
-  [[ -s "$bootstraps/$f/bootstrap" ]] || { log "missing $bootstraps/$f/bootstrap (infra/lambda-artifacts.sh)"; exit 1; }
-done
-
-step "the bootstraps unwind panics (Cargo.toml), so the worker fails one panicking job, not its batch"
-for f in "${functions[@]}"; do
-  # Only the unwinding panic runtime (panic_unwind) carries this message; zig links the
-  # unwinder statically, so there is no dynamic symbol to look for.
-  grep -q 'Rust panics must be rethrown' "$bootstraps/$f/bootstrap" ||
-    { log "$f was built with panic = abort"; exit 1; }
-done
-
-prefix="lambda$(date +%s)$$"
-cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix "$prefix" --format dotenv >"$work/env"
-{
-  echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
-  echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
-  echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
-  echo "AWS_REGION=$AWS_REGION"
-} >>"$work/env"
-queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$work/env")"
-dlq_url="$(sed -n 's/^JOBS_DLQ_URL=//p' "$work/env")"
-table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"
-bus="$(sed -n 's/^EVENT_BUS_NAME=//p' "$work/env")"
-webhook_dlq_url="$(sed -n 's/^WEBHOOK_DLQ_URL=//p' "$work/env")"
-
-log "starting cargo lambda watch --only-lambda-apis on 127.0.0.1:$port"
-cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$port" \
-  >"$work/watch.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 300); do
-  (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "${pids[0]}" 2>/dev/null || { cat "$work/watch.log"; exit 1; }
-  sleep 0.2
-done
-# Each function as Lambda starts it: its configuration in the environment, the Runtime API of
-# its own name. All of them write to one log, read by the last check.
-function_env=()
-while IFS= read -r line; do [[ -n "$line" ]] && function_env+=("$line"); done <"$work/env"
-for f in "${functions[@]}"; do
-  env "${function_env[@]}" AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt/$f" \
-    AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/$f" \
-    AWS_LAMBDA_LOG_STREAM_NAME="$prefix/$f" "$bootstraps/$f/bootstrap" >>"$work/functions.log" 2>&1 &
-  pids+=($!)
-done
+# shellcheck source=tests/lambda/runtime.sh
+source "$root/tests/lambda/runtime.sh"
+runtime_start "${LAMBDA_BOOTSTRAPS:-$root/.local/lambda}"
 
 # A batch answered with no failures, and exactly one message set aside on `dlq` with `reason`,
 # naming `source_id`.
@@ -104,10 +32,6 @@ attrs = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
 assert attrs["dead_letter_reason"] == reason, attrs
 assert attrs["source_message_id"] == source_id, attrs
 PY
-}
-invoke() { # function data-file -> response JSON on stdout
-  cargo lambda invoke "$1" --data-file "$2" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --output-format json 2>>"$work/invoke.log" || { cat "$work/invoke.log" >&2; exit 1; }
 }
 
 step "submit: POST /jobs from events/submit.json"

@@ -13,7 +13,13 @@ fn dependencies_of(package: &str) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args(["tree", "--locked", "--offline", "--package", package])
-        .args(["--edges", "normal,build", "--all-features", "--prefix", "none"])
+        .args([
+            "--edges",
+            "normal,build",
+            "--all-features",
+            "--prefix",
+            "none",
+        ])
         .args(["--format", "{p}"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -39,21 +45,39 @@ fn offending<'a>(deps: &'a [String], forbidden: &[&str]) -> Vec<&'a String> {
 }
 
 /// What no crate below the adapters may depend on.
-const BACKENDS: &[&str] = &["aws-sdk-", "aws-config ", "aws-smithy-", "aws-types ", "rusqlite "];
+const BACKENDS: &[&str] = &[
+    "aws-sdk-",
+    "aws-config ",
+    "aws-smithy-",
+    "aws-types ",
+    "rusqlite ",
+];
 
 #[test]
 fn the_job_author_api_has_no_backend_runtime_or_http_stack() {
     let deps = dependencies_of("accepted-job");
-    assert!(deps.iter().any(|d| d.starts_with("accepted-job ")), "{deps:?}");
+    assert!(
+        deps.iter().any(|d| d.starts_with("accepted-job ")),
+        "{deps:?}"
+    );
     let mut forbidden = BACKENDS.to_vec();
-    forbidden.extend(["lambda_", "aws_lambda_events ", "hyper", "rustls", "accepted-core "]);
+    forbidden.extend([
+        "lambda_",
+        "aws_lambda_events ",
+        "hyper",
+        "rustls",
+        "accepted-core ",
+    ]);
     assert_eq!(offending(&deps, &forbidden), Vec::<&String>::new());
 }
 
 #[test]
 fn the_builtin_job_types_depend_on_the_job_author_api_alone() {
     let deps = dependencies_of("accepted-builtin-jobs");
-    assert!(deps.iter().any(|d| d.starts_with("accepted-job ")), "{deps:?}");
+    assert!(
+        deps.iter().any(|d| d.starts_with("accepted-job ")),
+        "{deps:?}"
+    );
     let mut forbidden = BACKENDS.to_vec();
     forbidden.extend(["lambda_", "aws_lambda_events ", "hyper", "accepted-core "]);
     assert_eq!(offending(&deps, &forbidden), Vec::<&String>::new());
@@ -62,7 +86,10 @@ fn the_builtin_job_types_depend_on_the_job_author_api_alone() {
 #[test]
 fn the_core_builds_without_the_aws_sdk_or_sqlite() {
     let deps = dependencies_of("accepted-core");
-    assert!(deps.iter().any(|d| d.starts_with("accepted-core ")), "{deps:?}");
+    assert!(
+        deps.iter().any(|d| d.starts_with("accepted-core ")),
+        "{deps:?}"
+    );
     assert_eq!(offending(&deps, BACKENDS), Vec::<&String>::new());
 }
 
@@ -70,7 +97,13 @@ fn the_core_builds_without_the_aws_sdk_or_sqlite() {
 fn the_adapters_are_where_the_backends_are() {
     // The check above would pass vacuously if the prefixes named nothing real.
     let aws = dependencies_of("accepted-aws");
-    assert!(aws.iter().any(|d| d.starts_with("aws-sdk-dynamodb ")), "{aws:?}");
+    assert!(
+        aws.iter().any(|d| d.starts_with("aws-sdk-dynamodb ")),
+        "{aws:?}"
+    );
     let embedded = dependencies_of("accepted-embedded");
-    assert!(embedded.iter().any(|d| d.starts_with("rusqlite ")), "{embedded:?}");
+    assert!(
+        embedded.iter().any(|d| d.starts_with("rusqlite ")),
+        "{embedded:?}"
+    );
 }

@@ -1,0 +1,7 @@
+//! The `status` function: accepted's own, unchanged. `template.yaml` builds every function
+//! from this package, so the deployment names all seven binaries.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    accepted_status::run().await
+}
