@@ -1,49 +1,8 @@
 //! Configuration, read from environment variables in this one place.
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `JOBS_TABLE` | required | DynamoDB table holding jobs and idempotency records |
-//! | `JOBS_QUEUE_URL` | required by `submit` | SQS queue the worker consumes |
-//! | `JOBS_DLQ_URL` | none | its dead-letter queue, where the worker sets poison messages aside |
-//! | `EVENT_BUS_NAME` | required by `events` | EventBridge bus the lifecycle events go to |
-//! | `EVENT_SOURCE` | `accepted.jobs` | the events' `source` |
-//! | `RESULTS_BUCKET` | none | S3 bucket for results over `RESULT_INLINE_MAX_BYTES` (without it, such results fail the job) |
-//! | `RESULT_INLINE_MAX_BYTES` | 65536 | largest result kept in the job item itself |
-//! | `RESULT_URL_SECONDS` | 300 | lifetime of the presigned URL `/jobs/{id}/result` redirects to |
-//! | `MAX_BODY_BYTES` | 65536 | largest `POST /jobs` body accepted |
-//! | `JOB_RETENTION_HOURS` | 168 | how long jobs and idempotency keys are kept (≥ 24) |
-//! | `MAX_ATTEMPTS` | 5 | attempts before a retryable failure becomes final |
-//! | `RETRY_BASE_MS` | 2000 | first backoff window; it doubles per attempt |
-//! | `RETRY_CAP_MS` | 300000 | largest backoff window |
-//! | `LEASE_SECONDS` | 60 | how long a started attempt owns its job (> worker timeout) |
-//! | `PROGRESS_INTERVAL_MS` | 1000 | least time between two progress writes of one attempt |
-//! | `WORKER_CONCURRENCY` | 10 | records of one batch processed at once |
-//! | `STATUS_RETRY_AFTER_SECONDS` | 2 | shortest `Retry-After` on an unfinished job (it grows with progress and backoff) |
-//! | `LONG_POLL_MAX_SECONDS` | 20 | longest `GET /jobs/{id}?wait=N` may wait (below API Gateway's 30 s) |
-//! | `LONG_POLL_INTERVAL_MS` | 500 | how often a long poll reads the job again |
-//! | `REENQUEUE_AFTER_SECONDS` | 60 | age after which a replayed, never-started job is enqueued again |
-//! | `BREAKER_FAILURES` | 5 | retryable failures in a row that open a job type's circuit breaker |
-//! | `BREAKER_COOL_DOWN_MS` | 30000 | how long an open breaker holds that type's jobs back |
-//! | `STALE_AFTER_SECONDS` | 900 | idle time after which the reconciler enqueues an unfinished job again |
-//! | `MAX_JOB_AGE_HOURS` | 24 | the bound on unfinished jobs: older ones are failed (`deadline_exceeded`) |
-//! | `WEBHOOK_SECRET_ARN` | none | Secrets Manager secret holding the webhook master secret (`GET /webhook-secret`, delivery) |
-//! | `WEBHOOK_SECRET` | none | the master secret itself (`whsec_…`), for local runs only; the ARN wins |
-//! | `MAX_UNFINISHED_JOBS_PER_OWNER` | 1000 | an owner's pending and running jobs beyond which `POST /jobs` answers `429` (0: no cap) |
-//! | `METRICS_NAMESPACE` | `accepted` | CloudWatch namespace of the job metrics (EMF lines on stdout) |
-//! | `AUTH_MODE` | `none` | what identifies callers: `none` (everyone is `anonymous`), `jwt` or `iam` (a request without a verified identity is `401`) |
-//! | `ACCEPTED_INSECURE_CALLBACKS` | `false` | development only: allow `http` callbacks and non-public addresses |
-//!
-//! The webhook delivery function reads [`WebhookConfig`] instead:
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `WEBHOOK_QUEUE_URL` | required | the queue deliveries arrive on (retries are scheduled on it) |
-//! | `WEBHOOK_DLQ_URL` | none | where unreadable messages are set aside at once |
-//! | `WEBHOOK_RETRY_SCHEDULE` | `5s,5m,30m,2h,5h,10h,10h` | waits between attempts (± 20 % jitter); its length + 1 attempts in all |
-//! | `WEBHOOK_TIMEOUT_MS` | 10000 | one attempt's limit, connection to response |
-//! | `WEBHOOK_BREAKER_FAILURES` | 5 | failed attempts in a row that open a destination's circuit breaker |
-//! | `WEBHOOK_BREAKER_COOL_DOWN_MS` | 60000 | how long an open breaker holds that destination's deliveries back |
-//! | `WEBHOOK_CONCURRENCY` | 10 | deliveries of one batch made at once |
+//! The reference for operators is `docs/configuration.md`: every variable, its default, its
+//! range and its meaning. `tests/configuration_docs.rs` holds that page to this code, so a
+//! variable added, renamed or re-ranged here fails the tests until the page says so too.
 
 use std::time::Duration;
 
