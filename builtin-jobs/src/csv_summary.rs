@@ -224,6 +224,10 @@ impl JobHandler for CsvSummary {
         Options::parse(input).map(|_| ())
     }
 
+    fn example_input(&self) -> Option<Value> {
+        Some(serde_json::json!({"csv": "city,temp\nOslo,3\nLima,19\nOslo,5\n"}))
+    }
+
     async fn run(&self, _ctx: &JobContext, input: &Value) -> Result<Value, JobFailure> {
         let opts = Options::parse(input)
             .map_err(|_| JobFailure::permanent("invalid_input", "input failed validation"))?;

@@ -78,6 +78,10 @@ impl JobHandler for DemoSleep {
         Plan::parse(input).map(|_| ())
     }
 
+    fn example_input(&self) -> Option<Value> {
+        Some(json!({"duration_ms": 3000}))
+    }
+
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure> {
         let plan = Plan::parse(input)
             .map_err(|_| JobFailure::permanent("invalid_input", "input failed validation"))?;

@@ -25,3 +25,16 @@ pub use demo_sleep::DemoSleep;
 pub fn registry() -> JobRegistry {
     JobRegistry::default().with(CsvSummary).with(DemoSleep)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_type_has_an_example_input_it_accepts() {
+        let registry = super::registry();
+        for job_type in registry.types() {
+            let handler = registry.get(job_type).expect("registered");
+            let example = handler.example_input().expect("an example");
+            assert_eq!(handler.validate(&example), Ok(()), "{job_type}");
+        }
+    }
+}

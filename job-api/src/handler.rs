@@ -86,6 +86,12 @@ pub trait JobHandler: Send + Sync + 'static {
         *default
     }
 
+    /// An input this type accepts, to show people: the local job console puts it in the
+    /// submit form when the type is picked. `None` (the default) shows `{}`.
+    fn example_input(&self) -> Option<Value> {
+        None
+    }
+
     /// Does the work. Only called with input that passed [`JobHandler::validate`].
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure>;
 }

@@ -2,10 +2,6 @@
 // Every value from the API is shown with textContent, never parsed as HTML.
 "use strict";
 
-const EXAMPLES = {
-  "demo.sleep": '{"duration_ms": 3000}',
-  "csv.summary": '{"csv": "city,temp\\nOslo,3\\nLima,19\\nOslo,5\\n"}',
-};
 const LIST_EVERY_MS = 1000;
 const $ = (id) => document.getElementById(id);
 let selected = null; // { id, abort: AbortController }
@@ -15,6 +11,15 @@ function headers(extra = {}) {
   const token = $("token").value.trim();
   if (token) h.authorization = `Bearer ${token}`;
   return h;
+}
+
+/** A JSON text laid out for editing; left as it is when it is not JSON. */
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
 
 function newKey() {
@@ -288,10 +293,13 @@ async function cancelSelected() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("job-input").value = EXAMPLES["demo.sleep"];
-  $("job-type").addEventListener("change", (e) => {
-    $("job-input").value = EXAMPLES[e.target.value] ?? "{}";
-  });
+  // The server lists its own job types, each with an example input (console.rs).
+  const showExample = () => {
+    const option = $("job-type").selectedOptions[0];
+    $("job-input").value = option ? prettyJson(option.dataset.example ?? "{}") : "{}";
+  };
+  showExample();
+  $("job-type").addEventListener("change", showExample);
   $("submit-form").addEventListener("submit", submitJob);
   $("cancel-button").addEventListener("click", cancelSelected);
   $("status-filter").addEventListener("change", refreshList);

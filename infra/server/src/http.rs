@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use accepted_core::http::{correlation_of, problem_response};
-use accepted_core::{ApiError, AuthMode, CorrelationId};
+use accepted_core::{ApiError, AuthMode, CorrelationId, JobRegistry};
 use accepted_status::Status;
 use accepted_submit::Submit;
 use axum::body::{to_bytes, Body as AxumBody};
@@ -39,6 +39,8 @@ pub struct Api {
     pub authorizer: Option<JwtVerifier>,
     pub submit: Submit,
     pub status: Status,
+    /// The job types served, for the console's form.
+    pub types: JobRegistry,
 }
 
 pub fn router(api: Arc<Api>) -> Router {
@@ -48,7 +50,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/jobs/{id}/result", any(job))
         .route("/webhook-secret", any(webhook_secret))
         .route("/openapi.json", axum::routing::get(openapi))
-        .merge(crate::console::routes())
+        .merge(crate::console::routes(&api.types))
         .fallback(not_found)
         .with_state(api)
 }

@@ -120,6 +120,7 @@ pub async fn serve(
             &backend.config,
         ),
         status: status(&backend),
+        types: registry.clone(),
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));

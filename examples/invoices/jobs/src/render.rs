@@ -22,6 +22,10 @@ impl JobHandler for InvoiceRender {
         Invoice::parse(input).map(drop)
     }
 
+    fn example_input(&self) -> Option<Value> {
+        serde_json::from_str(include_str!("../../events/invoice.json")).ok()
+    }
+
     /// Rendering is pure computation: a retry can only help against a crash, so two attempts
     /// are enough whatever the deployment's default.
     fn retry_policy(&self, default: &RetryPolicy) -> RetryPolicy {
@@ -137,6 +141,17 @@ mod tests {
             .expect_err("too large");
         assert!(!err.is_retryable());
         assert_eq!(err.code(), "amount_too_large");
+    }
+
+    #[test]
+    fn the_example_input_is_valid() {
+        let example = InvoiceRender.example_input().expect("an example");
+        assert_eq!(InvoiceRender.validate(&example), Ok(()));
+        assert_eq!(
+            example,
+            sample(),
+            "the fixture and the tests' invoice are one"
+        );
     }
 
     #[test]

@@ -205,3 +205,21 @@ fn the_team_s_binary_is_also_accepted_s_command_line() {
     assert_eq!(last["status"], "completed", "{stdout}");
     assert_eq!(last["type"], "invoice.render");
 }
+
+#[test]
+fn the_console_offers_the_team_s_types_only() {
+    let dir = tempfile::tempdir().expect("a data dir");
+    let server = Server::start(dir.path());
+    let mut res = ureq::get(format!("{}/", server.base))
+        .call()
+        .expect("the console");
+    let page = res.body_mut().read_to_string().expect("html");
+    assert!(
+        page.contains("<option value=\"invoice.render\" data-example=\"{&quot;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("csv.summary") && !page.contains("demo.sleep"),
+        "{page}"
+    );
+}
