@@ -216,8 +216,25 @@ fn summarise(opts: &Options<'_>) -> Result<Report, JobFailure> {
 
 #[async_trait]
 impl JobHandler for CsvSummary {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "csv.summary"
+    }
+
+    fn description(&self) -> Option<&str> {
+        Some("A per-column report of a CSV document: counts, numeric ranges, frequent values.")
+    }
+
+    fn input_schema(&self) -> Option<Value> {
+        Some(serde_json::json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["csv"],
+            "properties": {
+                "csv": {"type": "string"},
+                "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "not": {"enum": ["\"", "\n"]}},
+                "has_header": {"type": "boolean"}
+            }
+        }))
     }
 
     fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>> {

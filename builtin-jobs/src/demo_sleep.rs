@@ -70,8 +70,27 @@ impl Plan {
 
 #[async_trait]
 impl JobHandler for DemoSleep {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "demo.sleep"
+    }
+
+    fn description(&self) -> Option<&str> {
+        Some("Waits, reporting progress, then succeeds or fails on purpose (demos and failure drills).")
+    }
+
+    fn input_schema(&self) -> Option<Value> {
+        let count = |max: u64| json!({"type": "integer", "minimum": 0, "maximum": max});
+        Some(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["duration_ms"],
+            "properties": {
+                "duration_ms": count(MAX_DURATION_MS),
+                "fail_attempts": count(MAX_FAIL_ATTEMPTS),
+                "failure": {"enum": ["retryable", "permanent"]},
+                "result_bytes": count(MAX_RESULT_BYTES)
+            }
+        }))
     }
 
     fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>> {

@@ -35,6 +35,85 @@ mod tests {
             let handler = registry.get(job_type).expect("registered");
             let example = handler.example_input().expect("an example");
             assert_eq!(handler.validate(&example), Ok(()), "{job_type}");
+            assert_eq!(registry.validate(job_type, &example), Ok(()), "{job_type}");
+        }
+    }
+
+    /// The published schemas say what the hand-written checks enforce: each input the
+    /// check refuses, the schema refuses too, at the same pointer.
+    #[test]
+    fn the_published_schemas_refuse_what_the_checks_refuse() {
+        use accepted_job::schema::Schema;
+        use serde_json::json;
+        let registry = super::registry();
+        let cases = [
+            ("demo.sleep", json!({}), "/input/duration_ms"),
+            (
+                "demo.sleep",
+                json!({"duration_ms": 20_001}),
+                "/input/duration_ms",
+            ),
+            (
+                "demo.sleep",
+                json!({"duration_ms": -1}),
+                "/input/duration_ms",
+            ),
+            (
+                "demo.sleep",
+                json!({"duration_ms": 1, "fail_attempts": 101}),
+                "/input/fail_attempts",
+            ),
+            (
+                "demo.sleep",
+                json!({"duration_ms": 1, "failure": "maybe"}),
+                "/input/failure",
+            ),
+            (
+                "demo.sleep",
+                json!({"duration_ms": 1, "result_bytes": 1_048_577}),
+                "/input/result_bytes",
+            ),
+            (
+                "demo.sleep",
+                json!({"duration_ms": 1, "extra": 1}),
+                "/input/extra",
+            ),
+            ("demo.sleep", json!([]), "/input"),
+            ("csv.summary", json!({}), "/input/csv"),
+            ("csv.summary", json!({"csv": 1}), "/input/csv"),
+            (
+                "csv.summary",
+                json!({"csv": "", "delimiter": ";;"}),
+                "/input/delimiter",
+            ),
+            (
+                "csv.summary",
+                json!({"csv": "", "delimiter": "\""}),
+                "/input/delimiter",
+            ),
+            (
+                "csv.summary",
+                json!({"csv": "", "has_header": "yes"}),
+                "/input/has_header",
+            ),
+            ("csv.summary", json!({"csv": "", "sep": ","}), "/input/sep"),
+        ];
+        for (job_type, input, pointer) in cases {
+            let handler = registry.get(job_type).expect("registered");
+            let checked = handler.validate(&input).expect_err("the check refuses");
+            assert!(
+                checked.iter().any(|e| e.pointer == pointer),
+                "{job_type} {input}: {checked:?}"
+            );
+            let schema =
+                Schema::compile(handler.input_schema().expect("a schema")).expect("compiles");
+            let refused = schema
+                .check(&input, "/input")
+                .expect_err("the schema refuses");
+            assert!(
+                refused.iter().any(|e| e.pointer == pointer),
+                "{job_type} {input}: {refused:?}"
+            );
         }
     }
 }

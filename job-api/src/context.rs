@@ -5,6 +5,7 @@
 //! handler costs no more store writes than the worker's throttle allows.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -29,6 +30,7 @@ pub struct JobContext {
     /// 1 for the first attempt.
     pub attempt: u32,
     pub correlation_id: CorrelationId,
+    deadline: Option<SystemTime>,
     progress: Arc<watch::Sender<Option<Progress>>>,
     cancelled: watch::Receiver<bool>,
 }
@@ -53,6 +55,7 @@ impl JobContext {
             job_id,
             attempt,
             correlation_id,
+            deadline: None,
             progress: Arc::new(progress_tx),
             cancelled: cancel_rx,
         };
@@ -61,6 +64,19 @@ impl JobContext {
             cancel: cancel_tx,
         };
         (ctx, signals)
+    }
+
+    /// The same context, told when the worker will stop waiting for this attempt.
+    pub fn with_deadline(mut self, deadline: SystemTime) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// When the worker stops waiting for this attempt and records it as timed out: work
+    /// handed to another process (a Lambda function, a command) is told this, so it can stop
+    /// in time. `None` when the attempt has no limit (a unit test's context).
+    pub fn deadline(&self) -> Option<SystemTime> {
+        self.deadline
     }
 
     /// Records how far the attempt is (`percent` is capped at 100). Cheap: call it as often

@@ -2,11 +2,10 @@
 //!
 //! A [`JobHandler`] validates its input before the job is accepted, so bad input never reaches
 //! the queue, and classifies each failure as retryable or permanent, so the worker knows
-//! whether trying again can help. A [`JobRegistry`] is the set of types one deployment runs:
-//! the deployer builds it once and hands the same one to every entry point.
+//! whether trying again can help. The [`JobRegistry`](crate::JobRegistry) is the set of types
+//! one deployment runs.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -69,16 +68,48 @@ impl JobFailure {
 
 /// One job type: its name, how it checks its input, how it retries, and its work.
 ///
-/// Implementations are plain values (often unit structs) registered in a [`JobRegistry`].
+/// Implementations are plain values (often unit structs) registered in a
+/// [`JobRegistry`](crate::JobRegistry).
 /// The worker calls [`JobHandler::run`] at least once per accepted job, so the work should be
 /// idempotent or tolerate a repeat; a panic fails that one job, never its batch.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The `type` clients name in `POST /jobs`, e.g. `csv.summary`.
-    fn job_type(&self) -> &'static str;
+    fn job_type(&self) -> &str;
 
-    /// Checks the input before the job is accepted. Pointers are relative to `/input`.
-    fn validate(&self, input: &Value) -> Result<(), Vec<FieldError>>;
+    /// One line for people choosing a type: `GET /job-types`, the console and `accepted
+    /// types` show it.
+    fn description(&self) -> Option<&str> {
+        None
+    }
+
+    /// The input's JSON Schema (draft 2020-12), if the type declares one. Submit checks it
+    /// before [`JobHandler::validate`], `GET /job-types` publishes it, and a schema that does
+    /// not compile stops the registry from being built.
+    fn input_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// The result's JSON Schema, if the type declares one: a result that does not match
+    /// fails the job permanently (`result_invalid`), so clients only ever see results of the
+    /// published shape.
+    fn result_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// Checks the input before the job is accepted, after the [`JobHandler::input_schema`]
+    /// passed (if any). Pointers start with `/input`. The default accepts whatever the schema
+    /// accepts; a type with neither a schema nor this check accepts any input.
+    fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+
+    /// Longest one attempt may run; an attempt still running then fails retryably with
+    /// `timeout`. `None` (the default) leaves only the worker's own limit (the Lambda
+    /// invocation's deadline).
+    fn time_limit(&self) -> Option<Duration> {
+        None
+    }
 
     /// How this type retries. Types whose dependency needs gentler (or more) retries than
     /// the deployment's default override this.
@@ -94,34 +125,4 @@ pub trait JobHandler: Send + Sync + 'static {
 
     /// Does the work. Only called with input that passed [`JobHandler::validate`].
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure>;
-}
-
-/// The job types a deployment knows, keyed by type name.
-#[derive(Clone, Default)]
-pub struct JobRegistry {
-    handlers: BTreeMap<&'static str, Arc<dyn JobHandler>>,
-}
-
-impl JobRegistry {
-    /// Adds a job type; a later type of the same name replaces an earlier one.
-    pub fn with(mut self, handler: impl JobHandler) -> Self {
-        self.handlers.insert(handler.job_type(), Arc::new(handler));
-        self
-    }
-
-    /// The handler of `job_type`, if this deployment runs it.
-    pub fn get(&self, job_type: &str) -> Option<Arc<dyn JobHandler>> {
-        self.handlers.get(job_type).cloned()
-    }
-
-    /// The type names, in order.
-    pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.handlers.keys().copied()
-    }
-}
-
-impl std::fmt::Debug for JobRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.types()).finish()
-    }
 }

@@ -17,7 +17,7 @@
 //!
 //! #[async_trait]
 //! impl JobHandler for SumTo {
-//!     fn job_type(&self) -> &'static str {
+//!     fn job_type(&self) -> &str {
 //!         "math.sum_to"
 //!     }
 //!
@@ -53,6 +53,8 @@
 //! // Submit refuses bad input with a pointer to each problem, before anything is written.
 //! let refused = handler.validate(&json!({"n": "ten"})).unwrap_err();
 //! assert_eq!(refused[0].pointer, "/input/n");
+//! // The registry's check is submit's: the type's schema (if it declares one), then this.
+//! assert!(registry.validate("math.sum_to", &json!({"n": "ten"})).is_err());
 //!
 //! // The worker runs it with a context; so can a unit test.
 //! let (ctx, _signals) = JobContext::new(JobId::generate(), 1, CorrelationId::generate());
@@ -71,11 +73,14 @@ mod field;
 mod handler;
 pub mod ids;
 pub mod input;
+mod registry;
 pub mod retry;
+pub mod schema;
 
 pub use async_trait::async_trait;
 pub use context::{AttemptSignals, JobContext, Progress, MAX_PROGRESS_MESSAGE_CHARS};
 pub use field::FieldError;
-pub use handler::{JobFailure, JobHandler, JobRegistry};
+pub use handler::{JobFailure, JobHandler};
 pub use ids::{CorrelationId, JobId};
+pub use registry::{JobRegistry, Refusal, RegisteredType, RegistryError};
 pub use retry::RetryPolicy;

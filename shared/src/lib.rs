@@ -11,8 +11,10 @@ pub mod auth;
 #[cfg(feature = "sqs-batch")]
 pub mod batch;
 pub mod breaker;
+pub mod catalog;
 pub mod config;
 pub mod cursor;
+pub mod declared;
 pub mod error_chain;
 pub mod events;
 pub mod fingerprint;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::limits;
 use crate::problem::{ApiError, FieldError};
 use crate::webhook::DestinationPolicy;
-use accepted_job::JobRegistry;
+use accepted_job::{JobRegistry, Refusal};
 const ALLOWED_FIELDS: [&str; 3] = ["type", "input", "callback_url"];
 
 /// A `POST /jobs` body that passed validation.
@@ -108,9 +108,9 @@ fn validate_fields(
     }
 }
 
-/// The checks a job gets whoever asks for it: a known type, an input that type accepts, a
-/// usable callback URL. `POST /jobs` runs them, and so does the worker for job requests that
-/// other producers put on the queue.
+/// The checks a job gets whoever asks for it: a known type, an input that type accepts (its
+/// schema, then its own check), a usable callback URL. `POST /jobs` runs them, and so does the
+/// worker for job requests that other producers put on the queue.
 pub fn validate_job(
     job_type: &str,
     input: &Value,
@@ -123,13 +123,10 @@ pub fn validate_job(
         return Err(vec![too_big]);
     }
     let mut errors = Vec::new();
-    match registry.get(job_type) {
-        Some(handler) => {
-            if let Err(field_errors) = handler.validate(input) {
-                errors.extend(field_errors);
-            }
-        }
-        None => {
+    match registry.validate(job_type, input) {
+        Ok(()) => {}
+        Err(Refusal::Invalid(field_errors)) => errors.extend(field_errors),
+        Err(Refusal::UnknownType) => {
             let known: Vec<_> = registry.types().collect();
             errors.push(FieldError::new(
                 "/type",

@@ -1,5 +1,5 @@
 // The job console in a real headless browser (Chromium through playwright-core): it loads with
-// no script or policy error, submits a demo.sleep job that reaches `completed` with its
+// no script or policy error, offers the types of GET /job-types (a declared one among them), submits a demo.sleep job that reaches `completed` with its
 // progress, timeline and result, shows a refused submit's problem with its field, and cancels
 // a running job. A screenshot is kept as a CI artifact.
 //
@@ -39,7 +39,8 @@ function freePort() {
 async function startServer(dataDir) {
   const port = await freePort();
   const child = spawn(binary, ["serve", "--port", String(port), "--data-dir", dataDir,
-    "--batch-window-ms", "20"], { stdio: ["ignore", "pipe", "inherit"] });
+    "--batch-window-ms", "20", "--job-types", join(root, "tests/targets/job-types.yaml")],
+    { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error("no listening line in 30 s")), 30_000);
@@ -72,6 +73,16 @@ try {
   assert.equal(await page.title(), "accepted — jobs");
   await page.getByRole("status").filter({ hasText: "live" }).waitFor({ timeout: 10_000 });
   assert.ok(await page.getByText("No jobs yet").isVisible());
+
+  step("the type picker is GET /job-types: built-in and declared types, with examples");
+  const picker = page.getByLabel("Type");
+  await picker.locator('option[value="test.behave"]').waitFor({ state: "attached" });
+  const offered = await picker.locator("option").evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(offered, ["csv.summary", "demo.sleep", "test.behave"]);
+  await picker.selectOption("test.behave");
+  assert.deepEqual(JSON.parse(await page.getByLabel("Input (JSON)").inputValue()),
+    { behave: "ok", text: "hello" });
+  assert.match(await page.locator("#job-type-description").textContent(), /Does what its input says/);
 
   step("submit a demo.sleep job and follow it to completed");
   await page.getByLabel("Type").selectOption("demo.sleep");

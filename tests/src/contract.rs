@@ -105,6 +105,7 @@ fn template_of(path: &str) -> Option<&'static str> {
         ["jobs", _] => Some("/jobs/{id}"),
         ["jobs", _, "result"] => Some("/jobs/{id}/result"),
         ["webhook-secret"] => Some("/webhook-secret"),
+        ["job-types"] => Some("/job-types"),
         _ => None,
     }
 }

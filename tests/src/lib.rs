@@ -173,6 +173,22 @@ impl TestStack {
         checked("POST", "/jobs", res)
     }
 
+    /// A request to `/job-types`, which the submit function serves.
+    pub async fn job_types(
+        &self,
+        method: Method,
+        headers: &[(&str, &str)],
+        owner: Option<&str>,
+    ) -> (Response<Body>, Value) {
+        let name = method.to_string();
+        let req = request(method, "/job-types", b"", headers, owner);
+        checked(
+            &name,
+            "/job-types",
+            accepted_submit::handle(&self.submit, req).await,
+        )
+    }
+
     pub async fn get_job(&self, id: &str, owner: Option<&str>) -> (Response<Body>, Value) {
         let path = format!("/jobs/{id}");
         let req = request(Method::GET, &path, b"", &[], owner)
@@ -392,6 +408,21 @@ pub fn checked(method: &str, path: &str, res: Response<Body>) -> (Response<Body>
         &body,
     );
     (res, body)
+}
+
+/// The pointers of a `422` problem's field errors, sorted.
+pub fn pointers(problem: &Value) -> Vec<&str> {
+    let mut pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["pointer"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    pointers.sort_unstable();
+    pointers
 }
 
 pub fn split(res: Response<Body>) -> (Response<Body>, Value) {

@@ -36,7 +36,7 @@ struct EffectJob(Arc<Effects>);
 
 #[async_trait]
 impl JobHandler for EffectJob {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "test.effect"
     }
     fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {

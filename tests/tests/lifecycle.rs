@@ -98,7 +98,7 @@ struct Stubborn;
 
 #[async_trait]
 impl JobHandler for Stubborn {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "test.stubborn"
     }
     fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {

@@ -226,7 +226,7 @@ struct Panics;
 
 #[async_trait]
 impl JobHandler for Panics {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "test.panic"
     }
     fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {
@@ -343,7 +343,7 @@ struct Downstream {
 
 #[async_trait]
 impl JobHandler for Downstream {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "test.downstream"
     }
     fn validate(&self, _input: &Value) -> Result<(), Vec<FieldError>> {

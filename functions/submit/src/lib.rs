@@ -1,14 +1,17 @@
 //! `POST /jobs`: validate, store the job with its idempotency key, enqueue, answer `202`.
+//! Beside it, `GET /job-types` lists what this function validates against.
 //!
 //! The handler is a plain async function over the ports, so the Lambda entry point, the local
 //! server and the tests all run exactly this code.
 
+mod job_types;
 mod lambda;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::auth::caller;
+use accepted_core::catalog::Catalog;
 use accepted_core::http::{
     correlation_of, header_str, json_response, problem_response, request_id_of, set_header,
     IDEMPOTENCY_HEADER, REPLAYED_HEADER,
@@ -39,6 +42,8 @@ pub struct Submit {
     pub store: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
     pub registry: JobRegistry,
+    /// `registry` as `GET /job-types` shows it, rendered once.
+    pub catalog: Catalog,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
     pub reenqueue_after: Duration,
@@ -61,6 +66,7 @@ impl Submit {
         Self {
             store,
             queue,
+            catalog: Catalog::render(&registry, &config.retry),
             registry,
             max_body_bytes: config.max_body_bytes,
             job_retention: config.job_retention,
@@ -81,6 +87,9 @@ struct Accepted {
 }
 
 pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
+    if job_types::is_job_types(&req) {
+        return job_types::handle(submit, &req);
+    }
     let correlation_id = correlation_of(&req);
     let span = info_span!(
         "submit",

@@ -3,7 +3,7 @@
 //! reaches the handler. A panic, an overrun or a lost lease becomes a failure.
 
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use accepted_core::{AttemptSignals, JobContext, JobFailure, JobHandler};
 use accepted_core::{Job, Timestamp, Transition, TransitionError};
@@ -21,15 +21,19 @@ pub(crate) struct Attempt {
     pub cancelled: bool,
 }
 
-/// Runs the handler within `budget`.
+/// Runs the handler within `budget`, or the type's own time limit if that is shorter.
 pub(crate) async fn execute(
     worker: &Worker,
     handler: &dyn JobHandler,
     job: &Job,
     budget: Duration,
 ) -> Attempt {
+    let budget = handler
+        .time_limit()
+        .map_or(budget, |limit| limit.min(budget));
     let (ctx, mut signals) =
         JobContext::new(job.id.clone(), job.attempts, job.correlation_id.clone());
+    let ctx = ctx.with_deadline(SystemTime::now() + budget);
     let run = AssertUnwindSafe(handler.run(&ctx, &job.input)).catch_unwind();
     let guarded = async {
         tokio::select! {

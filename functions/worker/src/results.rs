@@ -17,6 +17,20 @@ pub(crate) enum Kept {
 }
 
 pub(crate) async fn keep(worker: &Worker, job: &Job, result: Value) -> Result<Kept, JobFailure> {
+    // A result of the wrong shape would reach clients as if it were the published one.
+    if let Err(problems) = worker.registry.check_result(&job.job_type, &result) {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.pointer, p.message))
+            .collect();
+        return Err(JobFailure::permanent(
+            "result_invalid",
+            format!(
+                "the result does not match the type's result schema: {}",
+                listed.join("; ")
+            ),
+        ));
+    }
     let document = serde_json::to_vec(&result)
         .map_err(|e| JobFailure::permanent("result_not_serializable", e.to_string()))?;
     if document.len() <= worker.result_inline_max_bytes {

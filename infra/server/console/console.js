@@ -292,16 +292,58 @@ async function cancelSelected() {
   else renderJob(doc);
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  // The server lists its own job types, each with an example input (console.rs).
-  const showExample = () => {
-    const option = $("job-type").selectedOptions[0];
-    $("job-input").value = option ? prettyJson(option.dataset.example ?? "{}") : "{}";
-  };
+// ---- job types -----------------------------------------------------------------------------
+
+let typesTag = null; // the ETag of the list shown
+
+/** Fills the type picker from GET /job-types: the server's own types, declared or in Rust. */
+async function loadTypes() {
+  const problem = $("submit-problem");
+  const extra = typesTag ? { "if-none-match": typesTag } : {};
+  let answer;
+  try {
+    answer = await api("GET", "/job-types", { extra });
+  } catch (err) {
+    problem.textContent = `cannot reach the API: ${err.message}`;
+    problem.hidden = false;
+    return;
+  }
+  const { res, doc } = answer;
+  if (res.status === 304) return;
+  if (!res.ok) {
+    problem.textContent = describeProblem(res.status, doc);
+    problem.hidden = false;
+    return;
+  }
+  problem.hidden = true;
+  typesTag = res.headers.get("etag");
+  const picker = $("job-type");
+  const previous = picker.value;
+  const options = (doc.job_types || []).map((type) => {
+    const option = document.createElement("option");
+    option.value = type.type;
+    option.textContent = type.type;
+    option.dataset.example = JSON.stringify(type.example_input ?? {});
+    option.dataset.description = type.description ?? "";
+    return option;
+  });
+  picker.replaceChildren(...options);
+  if (options.some((o) => o.value === previous)) picker.value = previous;
   showExample();
+}
+
+function showExample() {
+  const option = $("job-type").selectedOptions[0];
+  $("job-input").value = option ? prettyJson(option.dataset.example ?? "{}") : "{}";
+  $("job-type-description").textContent = option ? option.dataset.description : "";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
   $("job-type").addEventListener("change", showExample);
+  $("token").addEventListener("change", loadTypes);
   $("submit-form").addEventListener("submit", submitJob);
   $("cancel-button").addEventListener("click", cancelSelected);
   $("status-filter").addEventListener("change", refreshList);
+  loadTypes();
   listLoop();
 });

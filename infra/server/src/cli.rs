@@ -31,6 +31,8 @@ pub enum Command {
     Result(ResultArgs),
     /// List your jobs, newest first.
     Jobs(JobsArgs),
+    /// List the job types the API accepts; with a name, show that one's schemas and example.
+    Types(TypesArgs),
 }
 
 /// Where the API is and how to call it: every client command takes these.
@@ -54,6 +56,14 @@ pub struct ApiArgs {
     /// A correlation id to send (X-Correlation-Id); the API makes one otherwise.
     #[arg(long)]
     pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TypesArgs {
+    /// One type to show in full.
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,6 +176,10 @@ pub struct ServeArgs {
     /// Folder of the embedded backend's database.
     #[arg(long, env = "ACCEPTED_DATA_DIR", default_value = ".accepted")]
     pub data_dir: PathBuf,
+    /// A declaration file of job types (docs/declared-types.md), run by their commands or
+    /// HTTP endpoints beside the server's own types.
+    #[arg(long, env = "ACCEPTED_JOB_TYPES")]
+    pub job_types: Option<PathBuf>,
     /// Records per worker invocation (the event source's BatchSize).
     #[arg(long, env = "ACCEPTED_BATCH_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100))]

@@ -1,5 +1,5 @@
 //! The client commands of the `accepted` binary: `submit`, `status`, `wait`, `cancel`,
-//! `result` and `jobs`, against any deployment over HTTP.
+//! `result`, `jobs` and `types`, against any deployment over HTTP.
 //!
 //! Exit status: 0 done (for `submit --wait` and `wait`: the job completed), 1 the API refused
 //! or could not be reached, 2 a usage error, 3 the job failed, 4 the job was cancelled.
@@ -32,6 +32,7 @@ pub async fn run(command: &Command) -> Option<ExitCode> {
         Command::Cancel(args) => (&args.api, cancel(args).await),
         Command::Result(args) => (&args.api, result(args).await),
         Command::Jobs(args) => (&args.api, jobs(args).await),
+        Command::Types(args) => (&args.api, crate::types_command::types(args).await),
     };
     Some(match outcome {
         Ok(code) => code,
@@ -45,7 +46,7 @@ pub async fn run(command: &Command) -> Option<ExitCode> {
     })
 }
 
-async fn client(api: &ApiArgs) -> Result<ApiClient, ClientError> {
+pub(crate) async fn client(api: &ApiArgs) -> Result<ApiClient, ClientError> {
     let auth = if api.iam {
         Auth::sigv4_from_environment().await?
     } else {
@@ -303,7 +304,7 @@ fn read_input(arg: &str) -> Result<Value, ClientError> {
         .map_err(|e| ClientError::Usage(format!("{origin} is not JSON: {e}")))
 }
 
-fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     println!("{text}");
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use accepted_core::http::{correlation_of, problem_response};
-use accepted_core::{ApiError, AuthMode, CorrelationId, JobRegistry};
+use accepted_core::{ApiError, AuthMode, CorrelationId};
 use accepted_status::Status;
 use accepted_submit::Submit;
 use axum::body::{to_bytes, Body as AxumBody};
@@ -39,8 +39,6 @@ pub struct Api {
     pub authorizer: Option<JwtVerifier>,
     pub submit: Submit,
     pub status: Status,
-    /// The job types served, for the console's form.
-    pub types: JobRegistry,
 }
 
 pub fn router(api: Arc<Api>) -> Router {
@@ -48,9 +46,10 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/jobs", any(jobs))
         .route("/jobs/{id}", any(job))
         .route("/jobs/{id}/result", any(job))
+        .route("/job-types", any(job_types))
         .route("/webhook-secret", any(webhook_secret))
         .route("/openapi.json", axum::routing::get(openapi))
-        .merge(crate::console::routes(&api.types))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .with_state(api)
 }
@@ -80,6 +79,16 @@ async fn job(
     };
     let res = match to_lambda(&api, req, route, Some(id)).await {
         Ok(req) => accepted_status::handle(&api.status, req).await,
+        Err(res) => res,
+    };
+    finish(res, &method, &path, started)
+}
+
+async fn job_types(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let res = match to_lambda(&api, req, "/job-types", None).await {
+        Ok(req) => accepted_submit::handle(&api.submit, req).await,
         Err(res) => res,
     };
     finish(res, &method, &path, started)

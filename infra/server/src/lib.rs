@@ -11,6 +11,8 @@ pub mod console;
 mod entry;
 pub mod http;
 pub mod poller;
+pub mod targets;
+mod types_command;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -49,6 +51,32 @@ pub enum ServeError {
     AuthIncomplete(&'static str),
     #[error(transparent)]
     AuthKeys(#[from] auth::KeyError),
+    #[error("--job-types {0}")]
+    JobTypes(#[from] accepted_core::declared::DeclarationError),
+    #[error("job type {job_type:?} may run {limit_secs} s per attempt, longer than --worker-timeout-secs {timeout_secs}: raise the timeout or lower the type's limit")]
+    TimeLimit {
+        job_type: String,
+        limit_secs: u64,
+        timeout_secs: u64,
+    },
+}
+
+/// Every type's time limit must fit the worker's timeout, or its attempts would be cut short
+/// without anyone having said so.
+fn check_time_limits(registry: &JobRegistry, timeout_secs: u64) -> Result<(), ServeError> {
+    for registered in registry.iter() {
+        let handler = registered.handler();
+        if let Some(limit) = handler.time_limit() {
+            if limit > Duration::from_secs(timeout_secs) {
+                return Err(ServeError::TimeLimit {
+                    job_type: handler.job_type().to_owned(),
+                    limit_secs: limit.as_secs(),
+                    timeout_secs,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The JWT verifier `--auth jwt` asks for, from the issuer, audience and keys given.
@@ -94,6 +122,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let authorizer = authorizer(&args)?;
+    let registry = match &args.job_types {
+        Some(file) => {
+            let registry = targets::with_declared(registry, file)?;
+            info!(file = %file.display(), types = ?registry, "job types declared");
+            registry
+        }
+        None => registry,
+    };
+    check_time_limits(&registry, args.worker_timeout_secs)?;
     let mut backend = backend::build(
         args.backend,
         &args.data_dir,
@@ -120,7 +157,6 @@ pub async fn serve(
             &backend.config,
         ),
         status: status(&backend),
-        types: registry.clone(),
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));

@@ -1,6 +1,6 @@
 //! The client commands of `accepted` against a real local server: submit and follow to
 //! success and to failure, cancel, status, result, list, JSON output, problem documents, and
-//! a submit retried after a server error that still makes one job.
+//! a submit retried after a server error that still makes one job, and the type listing.
 
 mod common;
 
@@ -122,6 +122,38 @@ fn submit_wait_status_result_and_list() {
     ));
     assert_ne!(next["jobs"][0]["id"], one["jobs"][0]["id"]);
     server.stop();
+}
+
+#[test]
+fn types_lists_the_servers_types_and_shows_one_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], &[]);
+    let base = server.base.as_str();
+
+    let table = accepted(base, &["types"]);
+    assert_eq!(table.status.code(), Some(0), "{}", text(&table.stderr));
+    let out = text(&table.stdout);
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[0].starts_with("TYPE"), "{out}");
+    assert!(
+        rows[1].starts_with("csv.summary") && rows[2].starts_with("demo.sleep"),
+        "{out}"
+    );
+
+    let one = accepted(base, &["types", "demo.sleep"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let out = text(&one.stdout);
+    assert!(
+        out.contains("input schema:") && out.contains("duration_ms"),
+        "{out}"
+    );
+
+    let listed = json_of(&accepted(base, &["types", "--json"]));
+    assert_eq!(listed["job_types"][1]["type"], "demo.sleep");
+
+    let unknown = accepted(base, &["types", "no.such"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("csv.summary, demo.sleep"));
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub struct InvoiceRender;
 
 #[async_trait]
 impl JobHandler for InvoiceRender {
-    fn job_type(&self) -> &'static str {
+    fn job_type(&self) -> &str {
         "invoice.render"
     }
 

@@ -207,19 +207,23 @@ fn the_team_s_binary_is_also_accepted_s_command_line() {
 }
 
 #[test]
-fn the_console_offers_the_team_s_types_only() {
+fn the_api_lists_the_team_s_types_only() {
     let dir = tempfile::tempdir().expect("a data dir");
     let server = Server::start(dir.path());
-    let mut res = ureq::get(format!("{}/", server.base))
+    let mut res = ureq::get(format!("{}/job-types", server.base))
         .call()
-        .expect("the console");
-    let page = res.body_mut().read_to_string().expect("html");
+        .expect("the job types");
+    let listed: Value =
+        serde_json::from_str(&res.body_mut().read_to_string().expect("json")).expect("a JSON list");
+    let names: Vec<&str> = listed["job_types"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["type"].as_str())
+        .collect();
+    assert_eq!(names, ["invoice.render"], "{listed}");
     assert!(
-        page.contains("<option value=\"invoice.render\" data-example=\"{&quot;"),
-        "{page}"
-    );
-    assert!(
-        !page.contains("csv.summary") && !page.contains("demo.sleep"),
-        "{page}"
+        listed["job_types"][0]["example_input"].is_object(),
+        "{listed}"
     );
 }

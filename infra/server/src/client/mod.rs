@@ -52,6 +52,29 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
+/// One entry of `GET /job-types`. Unknown fields are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobType {
+    #[serde(rename = "type")]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub input_schema: Option<Value>,
+    #[serde(default)]
+    pub result_schema: Option<Value>,
+    #[serde(default)]
+    pub example_input: Option<Value>,
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub time_limit_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobTypeList {
+    pub job_types: Vec<JobType>,
+}
+
 /// What `POST /jobs` answered.
 #[derive(Debug)]
 pub struct Submitted {
@@ -245,6 +268,17 @@ impl ApiClient {
             return Err(answer.into_error());
         }
         answer.json::<JobPage>()
+    }
+
+    /// The deployment's job types.
+    pub async fn job_types(&self) -> Result<(JobTypeList, Value), ClientError> {
+        let answer = self
+            .call(Method::GET, &self.url("job-types", &[])?, &[], Vec::new())
+            .await?;
+        if answer.status != StatusCode::OK {
+            return Err(answer.into_error());
+        }
+        answer.json::<JobTypeList>()
     }
 
     /// Cancels a job: `200` when it was pending, `202` when its running handler was asked to
