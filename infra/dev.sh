@@ -30,6 +30,8 @@ env_file="$root/.local/dev.env"
 cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix accepted --format dotenv >"$env_file"
 printf 'AWS_ENDPOINT_URL=%s\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nAWS_REGION=us-east-1\n' \
   "$AWS_ENDPOINT_URL" >>"$env_file"
+# The JobTypesLayer's directory stands in for /opt, where Lambda mounts it.
+sed -i "s|^JOB_TYPES_FILE=/opt/|JOB_TYPES_FILE=$root/job-types/|" "$env_file"
 queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$env_file")"
 
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$env_file" &

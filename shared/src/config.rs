@@ -4,6 +4,7 @@
 //! range and its meaning. `tests/configuration_docs.rs` holds that page to this code, so a
 //! variable added, renamed or re-ranged here fails the tests until the page says so too.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -45,6 +46,8 @@ pub struct Config {
     /// Unfinished jobs one owner may have; `None` for no cap.
     pub max_unfinished_per_owner: Option<u32>,
     pub metrics_namespace: String,
+    /// The declaration file of the deployment's declared job types (submit and worker).
+    pub job_types_file: Option<PathBuf>,
 }
 
 /// Where the webhook master secret comes from.
@@ -167,6 +170,7 @@ impl Config {
             .filter(|&cap| cap > 0),
             metrics_namespace: lookup("METRICS_NAMESPACE")
                 .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+            job_types_file: lookup("JOB_TYPES_FILE").map(PathBuf::from),
         })
     }
 

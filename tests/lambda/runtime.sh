@@ -8,7 +8,8 @@
 #   step TEXT           names one checked scenario (set -e stops the script at a failure)
 #   py ARGS <<'PY'      a Python check, with boto3, against the same emulator
 # After runtime_start: $work (a private directory), $prefix, $table, $queue_url, $dlq_url,
-# $bus, $webhook_dlq_url. The caller sets $root and functions=(...) first. Everything started
+# $bus, $webhook_dlq_url. The caller sets $root and functions=(...) first, and may set
+# job_types_dir (the declarations the functions read, default $root/job-types). Everything started
 # is stopped (by PID) on exit; a failed check first prints what the functions logged.
 venv="$root/.local/venv"
 export PATH="$venv/bin:$PATH"
@@ -57,6 +58,9 @@ runtime_start() { # bootstraps-dir
     echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
     echo "AWS_REGION=$AWS_REGION"
   } >>"$work/env"
+  # Lambda mounts the JobTypesLayer at /opt; here its directory stands in (job_types_dir,
+  # default job-types/, the layer's ContentUri).
+  sed -i "s|^JOB_TYPES_FILE=/opt/|JOB_TYPES_FILE=${job_types_dir:-$root/job-types}/|" "$work/env"
   queue_url="$(sed -n 's/^JOBS_QUEUE_URL=//p' "$work/env")"
   dlq_url="$(sed -n 's/^JOBS_DLQ_URL=//p' "$work/env")"
   table="$(sed -n 's/^JOBS_TABLE=//p' "$work/env")"

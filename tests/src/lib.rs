@@ -30,6 +30,7 @@ use serde_json::Value;
 
 pub mod contract;
 pub mod faults;
+pub mod lambda_emulator;
 pub mod ports;
 pub mod receiver;
 pub mod streams;

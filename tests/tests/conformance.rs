@@ -531,10 +531,13 @@ async fn a_waiting_receive_returns_a_message_sent_meanwhile(p: Ports) {
 fn embedded_queue_defaults_match_the_template() {
     let text = std::fs::read_to_string(accepted_infra::default_template_path()).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let queue = &doc["Resources"]["JobsQueue"]["Properties"];
     let defaults = QueueSettings::default();
+    // The queue's visibility follows the worker's timeout (six times it), by a mapping.
+    let timeout = doc["Parameters"]["WorkerTimeoutSeconds"]["Default"]
+        .as_u64()
+        .expect("a default worker timeout");
     assert_eq!(
-        queue["VisibilityTimeout"].as_u64(),
+        doc["Mappings"]["WorkerTimeouts"][timeout.to_string().as_str()]["QueueVisibility"].as_u64(),
         Some(defaults.visibility_timeout.as_secs())
     );
     assert_eq!(

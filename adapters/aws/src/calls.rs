@@ -160,6 +160,18 @@ impl AwsClients {
         aws_sdk_s3::Client::from_conf(config.build())
     }
 
+    /// Without the SDK's own retries: a re-sent `Invoke` runs the user's work again, so each
+    /// attempt invokes once and the job's retry policy decides the rest.
+    #[cfg(feature = "lambda")]
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        let mut config = aws_sdk_lambda::config::Builder::from(&self.sdk)
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+        if let Some(counter) = &self.counter {
+            config = config.interceptor(counter.clone());
+        }
+        aws_sdk_lambda::Client::from_conf(config.build())
+    }
+
     #[cfg(feature = "eventbridge")]
     pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
         let mut config = aws_sdk_eventbridge::config::Builder::from(&self.sdk);

@@ -1,10 +1,11 @@
 //! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](accepted_core::ports::JobStore), SQS
 //! for the [`JobQueue`](accepted_core::ports::JobQueue), EventBridge for the
 //! [`EventPublisher`](accepted_core::ports::EventPublisher) (feature `eventbridge`), S3 for results
-//! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`).
+//! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`), Lambda for
+//! the targets of declared job types (feature `lambda`).
 //!
 //! Clients come from the standard AWS configuration chain, so `AWS_ENDPOINT_URL` (or
-//! `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS`) points them at moto server or LocalStack with no
+//! `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_LAMBDA`) points them at moto server or LocalStack with no
 //! code change.
 
 mod calls;
@@ -12,6 +13,8 @@ mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
 pub mod item;
+#[cfg(feature = "lambda")]
+mod lambda;
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "secretsmanager")]
@@ -22,6 +25,8 @@ pub use calls::{AwsClients, CallCounter, CallCounts};
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;
+#[cfg(feature = "lambda")]
+pub use lambda::LambdaTarget;
 #[cfg(feature = "s3")]
 pub use s3::S3ResultStore;
 #[cfg(feature = "secretsmanager")]

@@ -13,6 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 example="$root/examples/invoices"
 cd "$root"
 functions=(submit status worker)
+job_types_dir="$example/job-types"
 # shellcheck source=tests/lambda/runtime.sh
 source "$root/tests/lambda/runtime.sh"
 runtime_start "${1:?the directory of the bootstraps}"

@@ -30,7 +30,7 @@ use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tracing::{error, info, info_span, warn, Instrument};
 
-pub use lambda::run;
+pub use lambda::{run, with_declared};
 
 /// What a client should wait before retrying after the store or queue failed.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;

@@ -1,10 +1,14 @@
 //! The Lambda entry point of the SQS worker, for any registry: a deployment's `main` is
 //! `accepted_worker::run(registry()).await`, with the same `registry()` its submit runs.
+//! The types declared in `JOB_TYPES_FILE` join it, each run by its Lambda function.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use accepted_aws::{load_lambda_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
-use accepted_core::{logging, Config, JobRegistry, Timestamp};
+use accepted_aws::{
+    load_lambda_config, AwsClients, DynamoJobStore, LambdaTarget, S3ResultStore, SqsJobQueue,
+};
+use accepted_core::{declared, logging, Config, JobRegistry, Timestamp};
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -16,6 +20,7 @@ pub async fn run(registry: JobRegistry) -> Result<(), Error> {
     logging::init("worker");
     let config = Config::from_env()?;
     let aws = load_lambda_config().await;
+    let registry = with_declared(registry, config.job_types_file.as_deref(), &aws)?;
     let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
     let mut worker = Worker::new(Arc::new(store), registry, &config);
     // The source queue, to delay retries by changing their visibility (backoff).
@@ -41,4 +46,21 @@ pub async fn run(registry: JobRegistry) -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// `registry` with the types declared in `file` (`JOB_TYPES_FILE`), each invoking its function; a type that
+/// cannot run on AWS stops the start, naming the file and the type.
+pub fn with_declared(
+    registry: JobRegistry,
+    file: Option<&Path>,
+    aws: &aws_config::SdkConfig,
+) -> Result<JobRegistry, declared::DeclarationError> {
+    let Some(file) = file else {
+        return Ok(registry);
+    };
+    let client = AwsClients::new(aws).lambda();
+    declared::register_file(registry, file, |declared| {
+        let target = LambdaTarget::for_declared(&client, declared)?;
+        Ok(Arc::new(target) as Arc<dyn declared::Target>)
+    })
 }

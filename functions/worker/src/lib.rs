@@ -26,7 +26,7 @@ use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore, Time
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{error, warn};
 
-pub use lambda::run;
+pub use lambda::{run, with_declared};
 pub use record::Outcome;
 
 /// SQS attribute values may be long, but evidence only needs the gist.

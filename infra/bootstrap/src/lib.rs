@@ -47,7 +47,8 @@ pub struct Stack {
     pub buckets: BTreeMap<String, String>,
     /// The template's `Outputs` that resolve locally (`JobsQueueUrl`, ...).
     pub outputs: BTreeMap<String, String>,
-    /// The environment the template gives its functions, pointing at these resources.
+    /// The environment the template gives its functions, pointing at these resources (with
+    /// `AUTH_MODE=none`: off AWS no authorizer identifies callers).
     pub env: BTreeMap<String, String>,
 }
 
@@ -122,7 +123,7 @@ pub async fn bootstrap(
     let mut queues = BTreeMap::new();
     for (id, props) in &queues_props {
         let name = format!("{prefix}-{id}");
-        let physical = sqs::create_queue(&sqs, id, &name, props).await?;
+        let physical = sqs::create_queue(&sqs, template, id, &name, props, prefix).await?;
         queues.insert(id.clone(), physical.reference.clone());
         resolved.insert(id.clone(), physical);
     }
@@ -188,8 +189,15 @@ pub async fn bootstrap(
         buses,
         buckets,
         outputs: template.outputs(&resolved, prefix),
-        env: template.function_environment(&resolved, prefix),
+        env: local_environment(template.function_environment(&resolved, prefix)),
     })
+}
+
+/// The functions' environment off AWS: no API Gateway authorizer identifies callers there, so
+/// the functions run with `AUTH_MODE=none` (callers that test authentication set their own).
+fn local_environment(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.insert("AUTH_MODE".to_owned(), "none".to_owned());
+    env
 }
 
 fn aws_error(resource: &str, err: impl std::fmt::Display) -> BootstrapError {

@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::Client;
 use serde_yaml::{Mapping, Value};
 
-use crate::template::{scalar_to_string, Physical, Resolved, Template};
+use crate::template::{Physical, Resolved, Template};
 use crate::{aws_error, unsupported, BootstrapError};
 
 /// CloudFormation properties that are SQS attributes of the same name and value.
@@ -23,11 +23,15 @@ const PLAIN_ATTRIBUTES: [&str; 7] = [
 /// Properties with no meaning on an emulator, or applied separately.
 const NOT_ATTRIBUTES: [&str; 3] = ["QueueName", "Tags", "RedrivePolicy"];
 
+/// Creates the queue `id` as `name`; its attributes may use parameters and mappings
+/// (`!Ref`, `!FindInMap`), not other resources.
 pub(crate) async fn create_queue(
     client: &Client,
+    template: &Template,
     id: &str,
     name: &str,
     props: &Mapping,
+    prefix: &str,
 ) -> Result<Physical, BootstrapError> {
     let mut attributes = HashMap::new();
     for (key, value) in props {
@@ -41,8 +45,9 @@ pub(crate) async fn create_queue(
                 format!("queue property {key} is not supported"),
             ));
         }
-        let value = scalar_to_string(value)
-            .ok_or_else(|| unsupported(id, format!("{key} must be a literal")))?;
+        let value = template
+            .resolve(value, &Resolved::new(), prefix)
+            .map_err(|e| unsupported(id, format!("{key}: {e}")))?;
         attributes.insert(QueueAttributeName::from(key), value);
     }
     let created = client

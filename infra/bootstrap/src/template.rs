@@ -1,5 +1,5 @@
 //! Reading `template.yaml`: resources by type, and CloudFormation intrinsics resolved against
-//! what the bootstrap created (`!Ref`, `!GetAtt`, `!Sub`, parameter defaults).
+//! what the bootstrap created (`!Ref`, `!GetAtt`, `!Sub`, `!FindInMap`, parameter defaults).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,6 +95,26 @@ impl Template {
             "Sub" => {
                 let pattern = arg.as_str().ok_or_else(unresolvable)?;
                 self.substitute(pattern, resolved, prefix)
+                    .ok_or_else(unresolvable)
+            }
+            "FindInMap" => {
+                let Value::Sequence(keys) = &arg else {
+                    return Err(unresolvable());
+                };
+                let [map, top, second] = keys.as_slice() else {
+                    return Err(unresolvable());
+                };
+                let (map, top, second) = (
+                    self.resolve(map, resolved, prefix)?,
+                    self.resolve(top, resolved, prefix)?,
+                    self.resolve(second, resolved, prefix)?,
+                );
+                self.doc
+                    .get("Mappings")
+                    .and_then(|m| m.get(map.as_str()))
+                    .and_then(|m| m.get(top.as_str()))
+                    .and_then(|m| m.get(second.as_str()))
+                    .and_then(scalar_to_string)
                     .ok_or_else(unresolvable)
             }
             _ => Err(unresolvable()),
@@ -206,12 +226,17 @@ mod tests {
     const TEMPLATE: &str = r#"
 Parameters:
   Count: {Type: Number, Default: 5}
+  Size: {Type: Number, Default: 30}
+Mappings:
+  Sizes:
+    "30": {Doubled: 60}
 Globals:
   Function:
     Environment:
       Variables:
         TABLE: !Ref Jobs
         COUNT: !Ref Count
+        DOUBLED: !FindInMap [Sizes, !Ref Size, Doubled]
 Resources:
   Jobs: {Type: AWS::DynamoDB::Table, Properties: {BillingMode: PAY_PER_REQUEST}}
   Queue: {Type: AWS::SQS::Queue}
@@ -224,7 +249,7 @@ Outputs:
 "#;
 
     #[test]
-    fn resolves_refs_attributes_parameters_and_subs() {
+    fn resolves_refs_attributes_parameters_maps_and_subs() {
         let t = Template::parse(TEMPLATE).unwrap();
         assert_eq!(t.resources_of_type("AWS::SQS::Queue").len(), 1);
         let mut resolved = Resolved::new();
@@ -246,6 +271,7 @@ Outputs:
         let expected: BTreeMap<String, String> = [
             ("ARN", "arn:q"),
             ("COUNT", "5"),
+            ("DOUBLED", "60"),
             ("QUEUE", "http://q"),
             ("TABLE", "p-Jobs"),
         ]

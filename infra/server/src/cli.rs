@@ -33,6 +33,25 @@ pub enum Command {
     Jobs(JobsArgs),
     /// List the job types the API accepts; with a name, show that one's schemas and example.
     Types(TypesArgs),
+    /// Print the stack parameters a declaration file implies, for `sam deploy
+    /// --parameter-overrides`: the worker's timeout, and the functions it may invoke.
+    DeployParameters(DeployParametersArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployParametersArgs {
+    /// The declaration file the stack ships (its JobTypesLayer).
+    #[arg(long, value_name = "FILE", default_value = "job-types/job-types.yaml")]
+    pub job_types: std::path::PathBuf,
+    /// The region of functions declared by name.
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// The account of functions declared by name.
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// The partition of the ARNs made from names.
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
 }
 
 /// Where the API is and how to call it: every client command takes these.

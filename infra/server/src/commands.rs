@@ -26,6 +26,7 @@ const LONG_POLL: u64 = 20;
 pub async fn run(command: &Command) -> Option<ExitCode> {
     let (api, outcome) = match command {
         Command::Serve(_) => return None,
+        Command::DeployParameters(args) => return Some(crate::deploy_parameters::run(args)),
         Command::Submit(args) => (&args.api, submit(args).await),
         Command::Status(args) => (&args.api, status(args).await),
         Command::Wait(args) => (&args.api, wait(args).await),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod console;
+mod deploy_parameters;
 mod entry;
 pub mod http;
 pub mod poller;

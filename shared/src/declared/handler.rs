@@ -74,6 +74,15 @@ impl JobHandler for DeclaredJobType {
     }
 }
 
+/// `registry` with the types declared in `file`, each with the target `connect` gives it.
+pub fn register_file(
+    registry: JobRegistry,
+    file: &Path,
+    connect: impl Fn(&DeclaredType) -> Result<Arc<dyn Target>, String>,
+) -> Result<JobRegistry, DeclarationError> {
+    register(registry, super::file::load(file)?, file, connect)
+}
+
 /// Adds `types` (read from `source`) to `registry`, each with the target `connect` gives it.
 /// `connect` refuses a type that cannot run where it is called (a command on AWS, say).
 pub fn register(

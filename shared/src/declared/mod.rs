@@ -10,6 +10,8 @@
 pub mod contract;
 pub mod file;
 mod handler;
+mod on_aws;
 
 pub use file::{load, DeclarationError, DeclaredType, LocalTarget, Targets};
-pub use handler::{register, DeclaredJobType, Target};
+pub use handler::{register, register_file, DeclaredJobType, Target};
+pub use on_aws::{lambda_function, RunsElsewhere};
