@@ -1,9 +1,10 @@
 //! Harness of the end-to-end tests: a private stack on the emulator per test, built from
 //! `template.yaml`, and the real handlers wired to the real AWS adapters.
 //!
-//! The tests need an AWS emulator on loopback (`AWS_ENDPOINT_URL`); `infra/test.sh` starts
-//! moto server and sets it. They refuse to run against anything but 127.0.0.1/localhost, so a
-//! stray AWS profile can never make them touch a real account.
+//! The tests need an AWS emulator on loopback (`AWS_ENDPOINT_URL`, and per service
+//! `AWS_ENDPOINT_URL_<SERVICE>`); `infra/test.sh` starts moto server and sets it. They refuse
+//! to run against anything but loopback, so a stray AWS profile can never make them touch a
+//! real account.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use serde_json::Value;
 pub mod contract;
 pub mod faults;
 pub mod lambda_emulator;
+pub mod old_items;
 pub mod ports;
 pub mod receiver;
 pub mod streams;
@@ -57,24 +59,19 @@ pub struct TestStack {
     pub dead_letters: SqsJobQueue,
 }
 
-/// The emulator endpoint, refusing anything that is not on this machine.
-pub fn emulator_endpoint() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    let local = ["http://127.0.0.1:", "http://localhost:"]
-        .iter()
-        .any(|p| endpoint.starts_with(p));
-    assert!(
-        local,
-        "these tests need an AWS emulator on loopback: run them with infra/test.sh, \
-         or start one with infra/moto.sh start and export AWS_ENDPOINT_URL (got {endpoint:?})"
-    );
-    endpoint
-}
-
-/// SDK configuration for the emulator: fixed fake credentials and region, so the credential
-/// chain never reaches for a real profile or the instance metadata service.
+/// SDK configuration for the emulators the environment names: `AWS_ENDPOINT_URL`, and any
+/// per-service `AWS_ENDPOINT_URL_<SERVICE>` for a service elsewhere (SQS on LocalStack,
+/// DynamoDB on DynamoDB Local). Every one must be on loopback; fixed fake credentials and
+/// region, so the credential chain never reaches for a real profile or the instance metadata
+/// service.
 pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
-    accepted_infra::emulator_sdk_config(&emulator_endpoint()).await
+    match accepted_infra::emulator_sdk_config_from_env().await {
+        Ok(sdk) => sdk,
+        Err(reason) => panic!(
+            "these tests need an AWS emulator on loopback: run them with infra/test.sh, or start \
+             one with infra/moto.sh start and export AWS_ENDPOINT_URL ({reason})"
+        ),
+    }
 }
 
 impl TestStack {
@@ -86,7 +83,6 @@ impl TestStack {
     /// A fresh stack; `overrides` replace environment variables the template sets. Retries
     /// back off by at most a few milliseconds unless overridden, so tests need not wait.
     pub async fn with_registry(registry: JobRegistry, overrides: &[(&str, &str)]) -> Self {
-        emulator_endpoint();
         let sdk = emulator_sdk_config().await;
         let template = Template::load(&default_template_path()).expect("template.yaml loads");
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);

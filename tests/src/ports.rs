@@ -1,11 +1,12 @@
 //! The ports of both backends side by side, for the conformance suites: the embedded adapters
-//! (SQLite) and the AWS adapters (DynamoDB and SQS on moto). A behaviour that differs is a bug
-//! in the embedded one: the AWS services are the reference.
+//! (SQLite) and the AWS adapters (DynamoDB and SQS on moto, and once more with DynamoDB's
+//! answers stripped as dynalite strips them). A behaviour that differs is a bug in the
+//! embedded one: the AWS services are the reference.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use accepted_aws::SqsJobQueue;
+use accepted_aws::{DynamoJobStore, SqsJobQueue};
 use accepted_core::{
     CorrelationId, IdempotencyKey, Job, JobQueue, JobStore, NewJob, Owner, QueueConsumer, Timestamp,
 };
@@ -39,6 +40,20 @@ pub async fn embedded() -> Ports {
     }
 }
 
+/// moto, with DynamoDB answers stripped of the item a refused write returns (dynalite's
+/// behaviour): the store must read what it was not told.
+pub async fn moto_without_old_items() -> Ports {
+    let mut ports = moto().await;
+    let t = ports._stack.as_ref().expect("a stack");
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&t.sdk)
+            .interceptor(crate::old_items::DropsOldItems)
+            .build(),
+    );
+    ports.store = Arc::new(DynamoJobStore::new(client, &t.config.table_name));
+    ports
+}
+
 pub async fn moto() -> Ports {
     let t = TestStack::new().await;
     let queue = SqsJobQueue::from_sdk_config(&t.sdk, &t.queue_url);
@@ -61,6 +76,9 @@ macro_rules! conformance {
         }
         mod aws_on_moto {
             $( #[tokio::test] async fn $check() { super::$check($crate::ports::moto().await).await } )*
+        }
+        mod aws_without_old_items {
+            $( #[tokio::test] async fn $check() { super::$check($crate::ports::moto_without_old_items().await).await } )*
         }
     };
 }

@@ -131,7 +131,21 @@ impl Subscriber {
             .expect("subscriber queue")
             .queue_url
             .expect("a url");
-        let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+        // The emulator's own account id (moto's and LocalStack's differ).
+        let queue_arn = t
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("the subscriber queue's attributes")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("a queue ARN");
         let events = aws_sdk_eventbridge::Client::new(&t.sdk);
         events
             .put_rule()

@@ -23,12 +23,8 @@ async fn stack(instances: usize) -> (LambdaEmulator, TestStack) {
         env!("CARGO_BIN_EXE_lambda-target").as_ref(),
         instances,
     );
-    // DynamoDB and SQS stay on moto; only the Lambda client goes to the emulator.
-    let aws = accepted_tests::emulator_sdk_config()
-        .await
-        .into_builder()
-        .endpoint_url(emulator.endpoint())
-        .build();
+    // DynamoDB and SQS stay on moto; the worker's Lambda client goes to the emulator.
+    let aws = accepted_infra::emulator_sdk_config(&emulator.endpoint()).await;
     let registry = accepted_worker::with_declared(
         accepted_builtin_jobs::registry(),
         Some(&declarations()),

@@ -369,10 +369,20 @@ impl JobStore for DynamoJobStore {
         match req.send().await {
             Ok(out) => Ok(decode_job(&out.attributes.unwrap_or_default())?),
             Err(SdkError::ServiceError(se)) => match se.err() {
-                UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
-                    Some(current) => Err(TransitionError::Conflict(Box::new(decode_job(current)?))),
-                    None => Err(TransitionError::NotFound),
-                },
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    let current = match e.item() {
+                        Some(current) => Some(current.clone()),
+                        // Emulators that drop ReturnValuesOnConditionCheckFailure (dynalite)
+                        // say nothing of the job: read it, or a live job would look missing.
+                        None => self.get_item(item::job_pk(id)).await?,
+                    };
+                    match current {
+                        Some(current) => {
+                            Err(TransitionError::Conflict(Box::new(decode_job(&current)?)))
+                        }
+                        None => Err(TransitionError::NotFound),
+                    }
+                }
                 other => {
                     Err(StoreError::Unavailable(DisplayErrorContext(other).to_string()).into())
                 }

@@ -51,20 +51,32 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     QueueError::Unavailable(DisplayErrorContext(err).to_string())
 }
 
-/// SQS's ways of saying a receipt handle no longer names an in-flight message.
+/// SQS's ways of saying a receipt handle no longer names an in-flight message. moto says
+/// `ReceiptHandleIsInvalid`; SQS and LocalStack answer `ChangeMessageVisibility` on a message
+/// that is gone or no longer in flight with `InvalidParameterValue` ("… Message does not exist
+/// or is not available for visibility timeout change"), and `DeleteMessage` on an expired
+/// handle with `ReceiptHandleIsInvalid` or `InvalidParameterValue` ("… receipt handle has
+/// expired"). Any other `InvalidParameterValue` is a real error.
 fn receipt_error<E, R>(err: SdkError<E, R>) -> QueueError
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    match err.code() {
-        Some(code)
-            if code.contains("ReceiptHandleIsInvalid") || code.contains("MessageNotInflight") =>
-        {
-            QueueError::NotInFlight
-        }
-        _ => unavailable(err),
+    if names_no_in_flight_message(err.code(), err.message()) {
+        QueueError::NotInFlight
+    } else {
+        unavailable(err)
     }
+}
+
+fn names_no_in_flight_message(code: Option<&str>, message: Option<&str>) -> bool {
+    let code = code.unwrap_or_default();
+    let message = message.unwrap_or_default().to_ascii_lowercase();
+    code.contains("ReceiptHandleIsInvalid")
+        || code.contains("MessageNotInflight")
+        || (code.contains("InvalidParameterValue")
+            && (message.contains("message does not exist or is not available")
+                || message.contains("receipt handle has expired")))
 }
 
 #[async_trait]
@@ -179,5 +191,64 @@ impl QueueConsumer for SqsJobQueue {
             .await
             .map_err(receipt_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::error::ErrorMetadata;
+    use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
+    use aws_smithy_runtime_api::http::Response;
+    use aws_smithy_types::body::SdkBody;
+
+    fn answered(code: &str, message: &str) -> QueueError {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let raw = Response::new(400u16.try_into().expect("a status"), SdkBody::empty());
+        receipt_error(SdkError::service_error(
+            ChangeMessageVisibilityError::generic(meta),
+            raw,
+        ))
+    }
+
+    #[test]
+    fn every_way_sqs_says_a_message_is_not_in_flight_is_not_in_flight() {
+        for (code, message) in [
+            // moto
+            ("ReceiptHandleIsInvalid", "The input receipt handle is invalid."),
+            // SQS and LocalStack, JSON and query protocol spellings
+            (
+                "InvalidParameterValue",
+                "Value AQEB… for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.",
+            ),
+            (
+                "AWS.SimpleQueueService.InvalidParameterValue",
+                "Message does not exist or is not available for visibility timeout change",
+            ),
+            (
+                "InvalidParameterValue",
+                "Value AQEB… for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.",
+            ),
+            ("AWS.SimpleQueueService.MessageNotInflight", "Message is not in flight."),
+        ] {
+            assert_eq!(answered(code, message), QueueError::NotInFlight, "{code}: {message}");
+        }
+    }
+
+    #[test]
+    fn other_errors_stay_errors() {
+        for (code, message) in [
+            (
+                "InvalidParameterValue",
+                "Value 50000 for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.",
+            ),
+            ("AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist."),
+            ("ThrottlingException", "Rate exceeded"),
+        ] {
+            assert!(
+                matches!(answered(code, message), QueueError::Unavailable(_)),
+                "{code}: {message}"
+            );
+        }
     }
 }

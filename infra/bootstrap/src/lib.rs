@@ -64,13 +64,52 @@ impl Stack {
 /// SDK configuration for an emulator at `endpoint`: fixed fake credentials and region, so the
 /// credential chain never reaches for a real profile or the instance metadata service.
 pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    emulator_defaults().endpoint_url(endpoint).load().await
+}
+
+/// SDK configuration for the emulators the environment names ([`emulator_endpoints`]): the
+/// endpoints are left to the SDK's own resolution, so a per-service one
+/// (`AWS_ENDPOINT_URL_SQS`) overrides `AWS_ENDPOINT_URL` for its service and any mix of
+/// emulators works. Fixed fake credentials and region, as [`emulator_sdk_config`].
+pub async fn emulator_sdk_config_from_env() -> Result<aws_config::SdkConfig, String> {
+    let vars = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    emulator_endpoints(vars)?;
+    Ok(emulator_defaults().load().await)
+}
+
+fn emulator_defaults() -> aws_config::ConfigLoader {
     let credentials = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
-        .load()
-        .await
+}
+
+/// The endpoint variables among `vars`: `AWS_ENDPOINT_URL` and every `AWS_ENDPOINT_URL_<SERVICE>`.
+/// Refused unless there is at least one and every one is on loopback, so these tools never
+/// reach a real account, whatever the rest of the environment says.
+pub fn emulator_endpoints(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, String>, String> {
+    let endpoints: BTreeMap<String, String> = vars
+        .into_iter()
+        .filter(|(name, value)| {
+            (name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_"))
+                && !value.is_empty()
+        })
+        .collect();
+    if endpoints.is_empty() {
+        return Err("no emulator: set AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE> for any service elsewhere)".into());
+    }
+    for (name, value) in &endpoints {
+        let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|p| value.starts_with(p));
+        if !local {
+            return Err(format!("{name}={value:?} is not an emulator on loopback"));
+        }
+    }
+    Ok(endpoints)
 }
 
 /// `template.yaml` at the workspace root.
@@ -211,5 +250,40 @@ fn unsupported(resource: &str, message: impl Into<String>) -> BootstrapError {
     BootstrapError::Unsupported {
         resource: resource.to_owned(),
         message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_endpoint_must_be_an_emulator_on_loopback() {
+        let mixed = vars(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5151"),
+            ("AWS_ENDPOINT_URL_SQS", "http://localhost:4566"),
+            ("AWS_REGION", "us-east-1"),
+        ]);
+        assert_eq!(
+            emulator_endpoints(mixed).map(|e| e.len()),
+            Ok(2),
+            "one service elsewhere is fine"
+        );
+        let only_dynamodb = vars(&[("AWS_ENDPOINT_URL_DYNAMODB", "http://[::1]:8000")]);
+        assert!(emulator_endpoints(only_dynamodb).is_ok());
+        assert!(emulator_endpoints(vars(&[("AWS_REGION", "us-east-1")])).is_err());
+        let real = vars(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5151"),
+            ("AWS_ENDPOINT_URL_S3", "https://s3.amazonaws.com"),
+        ]);
+        let refused = emulator_endpoints(real).expect_err("not loopback");
+        assert!(refused.contains("AWS_ENDPOINT_URL_S3"), "{refused}");
     }
 }

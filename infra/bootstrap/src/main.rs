@@ -30,14 +30,13 @@ async fn main() -> ExitCode {
     }
     // This tool is for emulators: it refuses to run without one, and never uses real
     // credentials.
-    let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        eprintln!("accepted-bootstrap creates resources on an emulator: set AWS_ENDPOINT_URL");
-        return ExitCode::from(2);
+    let sdk = match accepted_infra::emulator_sdk_config_from_env().await {
+        Ok(sdk) => sdk,
+        Err(reason) => {
+            eprintln!("accepted-bootstrap creates resources on an emulator: {reason}");
+            return ExitCode::from(2);
+        }
     };
-    let sdk = accepted_infra::emulator_sdk_config(&endpoint).await;
     let stack = match Template::load(&template) {
         Ok(t) => bootstrap(&t, &prefix, &sdk).await,
         Err(e) => Err(e),
