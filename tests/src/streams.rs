@@ -109,6 +109,9 @@ fn lambda_record(record: &Record) -> Value {
     })
 }
 
+/// How long [`Subscriber::received`] waits for a delivery that may still be on its way.
+pub const DELIVERY_QUIET: Duration = Duration::from_millis(500);
+
 /// A subscriber to the job events bus: a rule matching the events' source, targeting a queue.
 pub struct Subscriber {
     sqs: aws_sdk_sqs::Client,
@@ -175,9 +178,12 @@ impl Subscriber {
         }
     }
 
-    /// The CloudEvents delivered so far (each an EventBridge event's `detail`).
+    /// The CloudEvents delivered so far (each an EventBridge event's `detail`). EventBridge
+    /// delivers after `PutEvents` returns (LocalStack 50–85 ms later), so this reads until
+    /// nothing has arrived for [`DELIVERY_QUIET`].
     pub async fn received(&self) -> Vec<CloudEvent> {
         let mut events = Vec::new();
+        let mut last_arrival = std::time::Instant::now();
         loop {
             let out = self
                 .sqs
@@ -190,9 +196,13 @@ impl Subscriber {
                 .expect("receive");
             let messages = out.messages.unwrap_or_default();
             if messages.is_empty() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                return events;
+                if last_arrival.elapsed() >= DELIVERY_QUIET {
+                    return events;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
+            last_arrival = std::time::Instant::now();
             for message in messages {
                 let envelope: Value =
                     serde_json::from_str(message.body().unwrap_or_default()).expect("JSON");
