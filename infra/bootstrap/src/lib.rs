@@ -264,6 +264,49 @@ mod tests {
             .collect()
     }
 
+    /// The LocalStack service of each resource type the bootstrap creates.
+    const SERVICES: [(&str, &[&str]); 6] = [
+        ("AWS::DynamoDB::Table", &["dynamodb", "dynamodbstreams"]),
+        ("AWS::Events::EventBus", &["events"]),
+        ("AWS::Events::Rule", &["events"]),
+        ("AWS::S3::Bucket", &["s3"]),
+        ("AWS::SQS::Queue", &["sqs"]),
+        ("AWS::SecretsManager::Secret", &["secretsmanager"]),
+    ];
+
+    #[test]
+    fn localstack_enables_every_service_the_stack_uses() {
+        let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("../localstack/compose.yaml");
+        let compose: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(compose).expect("compose.yaml"))
+                .expect("yaml");
+        let enabled = compose["services"]["localstack"]["environment"]["SERVICES"]
+            .as_str()
+            .expect("SERVICES");
+        let enabled: Vec<&str> = enabled.split(',').map(str::trim).collect();
+        let template = Template::load(&default_template_path()).expect("template.yaml");
+        for (resource_type, services) in SERVICES {
+            if template.resources_of_type(resource_type).is_empty() {
+                continue;
+            }
+            for service in services {
+                assert!(
+                    enabled.contains(service),
+                    "{resource_type} needs {service} in SERVICES"
+                );
+            }
+        }
+        // Every type the bootstrap creates has its row above.
+        let source = include_str!("lib.rs");
+        for created in source.split("resources_of_type(\"").skip(1) {
+            let resource_type = created.split('"').next().unwrap_or_default();
+            assert!(
+                SERVICES.iter().any(|(t, _)| *t == resource_type),
+                "{resource_type} has no LocalStack service listed"
+            );
+        }
+    }
+
     #[test]
     fn every_endpoint_must_be_an_emulator_on_loopback() {
         let mixed = vars(&[
