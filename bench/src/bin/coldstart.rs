@@ -125,6 +125,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Python, and this run leaves a thousand pending: submit would slow with each one. On
     // DynamoDB the count is one small Query (its cost is in the cost model).
     env.insert("MAX_UNFINISHED_JOBS_PER_OWNER".into(), "0".into());
+    // Lambda mounts the JobTypesLayer (job-types/) at /opt; here the directory stands in.
+    if let Some(file) = env.get_mut("JOB_TYPES_FILE") {
+        if let Some(name) = file.strip_prefix("/opt/") {
+            let layer = accepted_infra::default_template_path().with_file_name("job-types");
+            *file = layer.join(name).display().to_string();
+        }
+    }
 
     let mut fixtures = BTreeMap::new();
     for (name, file) in [
