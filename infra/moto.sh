@@ -4,12 +4,14 @@
 #   infra/moto.sh stop    stop the server this script started, by its PID
 #   infra/moto.sh url     print its URL
 #   infra/moto.sh running exit 0 when the server this script started is running
-# Port: MOTO_PORT (default 5151). Logs: .local/moto.log.
+# Port: MOTO_PORT (default 5151). Logs: .local/moto.log. MOTO_STATE_DIR (default .local) holds
+# the PID, port and log files, so a second server (infra/dynamodb-local.sh) keeps its own.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 local_dir="$root/.local"
-pid_file="$local_dir/moto.pid"
-port_file="$local_dir/moto.port"
+state_dir="${MOTO_STATE_DIR:-$local_dir}"
+pid_file="$state_dir/moto.pid"
+port_file="$state_dir/moto.port"
 
 running() { [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
 
@@ -25,10 +27,10 @@ case "${1:-}" in
   start)
     if running; then echo "$url"; exit 0; fi
     [[ -x "$local_dir/venv/bin/moto_server" ]] || "$root/infra/setup.sh"
-    mkdir -p "$local_dir"
+    mkdir -p "$state_dir"
     # moto_server.py: moto with DynamoDB item operations made atomic again (see the file).
     "$local_dir/venv/bin/python" "$root/infra/moto_server.py" -H 127.0.0.1 -p "$port" \
-      >"$local_dir/moto.log" 2>&1 &
+      >"$state_dir/moto.log" 2>&1 &
     echo $! >"$pid_file"
     echo "$port" >"$port_file"
     for _ in $(seq 1 100); do
@@ -39,7 +41,7 @@ case "${1:-}" in
       running || break
       sleep 0.1
     done
-    echo "moto server did not start on $url; see $local_dir/moto.log" >&2
+    echo "moto server did not start on $url; see $state_dir/moto.log" >&2
     exit 1
     ;;
   stop)

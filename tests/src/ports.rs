@@ -1,6 +1,7 @@
 //! The ports of both backends side by side, for the conformance suites: the embedded adapters
-//! (SQLite) and the AWS adapters (DynamoDB and SQS on moto, and once more with DynamoDB's
-//! answers stripped as dynalite strips them). A behaviour that differs is a bug in the
+//! (SQLite) and the AWS adapters (DynamoDB and SQS on the emulators the environment names:
+//! moto, or DynamoDB Local beside it in CI's `dynamodb local` step; and once more with
+//! DynamoDB's answers stripped as dynalite strips them). A behaviour that differs is a bug in the
 //! embedded one: the AWS services are the reference.
 
 use std::sync::Arc;
@@ -40,10 +41,10 @@ pub async fn embedded() -> Ports {
     }
 }
 
-/// moto, with DynamoDB answers stripped of the item a refused write returns (dynalite's
+/// The AWS adapters, with DynamoDB answers stripped of the item a refused write returns (dynalite's
 /// behaviour): the store must read what it was not told.
-pub async fn moto_without_old_items() -> Ports {
-    let mut ports = moto().await;
+pub async fn aws_without_old_items() -> Ports {
+    let mut ports = aws().await;
     let t = ports._stack.as_ref().expect("a stack");
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&t.sdk)
@@ -54,7 +55,9 @@ pub async fn moto_without_old_items() -> Ports {
     ports
 }
 
-pub async fn moto() -> Ports {
+/// The AWS adapters on a private stack of the emulators (`AWS_ENDPOINT_URL`, and the
+/// per-service variables where set).
+pub async fn aws() -> Ports {
     let t = TestStack::new().await;
     let queue = SqsJobQueue::from_sdk_config(&t.sdk, &t.queue_url);
     Ports {
@@ -74,11 +77,11 @@ macro_rules! conformance {
         mod embedded_backend {
             $( #[tokio::test] async fn $check() { super::$check($crate::ports::embedded().await).await } )*
         }
-        mod aws_on_moto {
-            $( #[tokio::test] async fn $check() { super::$check($crate::ports::moto().await).await } )*
+        mod aws_adapters {
+            $( #[tokio::test] async fn $check() { super::$check($crate::ports::aws().await).await } )*
         }
         mod aws_without_old_items {
-            $( #[tokio::test] async fn $check() { super::$check($crate::ports::moto_without_old_items().await).await } )*
+            $( #[tokio::test] async fn $check() { super::$check($crate::ports::aws_without_old_items().await).await } )*
         }
     };
 }
