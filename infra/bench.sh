@@ -36,24 +36,26 @@ fi
 bootstraps="${LAMBDA_BOOTSTRAPS:-$root/.local/lambda}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
+# No -p: a package selection resolves other features than the whole workspace does and would
+# compile a second copy of the AWS SDK (tests/tests/build_graph.rs).
 log "cold start and per-invoke cost under the Runtime API emulator"
 if [[ $quick == 1 ]]; then
   # The driver in the test profile, already built by the tests; the bootstraps are release.
-  cargo run -q -p accepted-bench --bin coldstart -- --bootstraps "$bootstraps" --starts 1 --invokes 5
+  cargo run -q --locked --bin coldstart -- --bootstraps "$bootstraps" --starts 1 --invokes 5
 else
-  cargo build -q --release -p accepted-bench --bin coldstart
+  cargo build -q --locked --release --bin coldstart
   "$target"/release/coldstart --bootstraps "$bootstraps" --starts 3 --invokes 30
 fi
 
 log "throughput of the local server (embedded backend, then moto)"
 if [[ $quick == 1 ]]; then
-  cargo build -q -p accepted-server
-  cargo run -q -p accepted-bench --bin load -- --server "$target/debug/accepted" --jobs 100 --clients 4
-  cargo run -q -p accepted-bench --bin load -- --server "$target/debug/accepted" --jobs 30 --clients 4 \
+  cargo build -q --locked --bin accepted
+  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --jobs 100 --clients 4
+  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --jobs 30 --clients 4 \
     --backend aws
 else
-  cargo build -q --release -p accepted-server
-  cargo build -q --release -p accepted-bench --bin load
+  cargo build -q --locked --release --bin accepted
+  cargo build -q --locked --release --bin load
   "$target"/release/load --server "$target"/release/accepted --jobs 2000 --clients 32
   "$target"/release/load --server "$target"/release/accepted --jobs 500 --clients 32 --job-ms 100
   "$target"/release/load --server "$target"/release/accepted --jobs 300 --clients 16 --backend aws
@@ -63,8 +65,8 @@ log "hot paths (criterion)"
 if [[ $quick == 1 ]]; then
   # Each benchmark runs once, unoptimised, as a test: it proves they build and run, and
   # measures nothing.
-  cargo test -q -p accepted-bench --bench hot_paths
+  cargo test -q --locked --bench hot_paths
 else
-  cargo bench -q -p accepted-bench --bench hot_paths
+  cargo bench -q --locked --bench hot_paths
 fi
 log "benchmarks finished"

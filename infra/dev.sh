@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 env_file="$root/.local/dev.env"
-cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix accepted --format dotenv >"$env_file"
+cargo run -q --locked --bin accepted-bootstrap -- --prefix accepted --format dotenv >"$env_file"
 printf 'AWS_ENDPOINT_URL=%s\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nAWS_REGION=us-east-1\n' \
   "$AWS_ENDPOINT_URL" >>"$env_file"
 # The JobTypesLayer's directory stands in for /opt, where Lambda mounts it.

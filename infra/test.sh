@@ -82,9 +82,11 @@ step_background "release bootstraps" "$root/.local/lambda-artifacts.log" "$root/
 build_debug() {
   cargo test --workspace --locked --no-run
   # What later steps run: the stack bootstrapper of the Lambda step, the quick benchmarks'
-  # tools, and the criterion bench as a test.
-  cargo build --locked -p accepted-infra -p accepted-bench --bins
-  cargo test --locked -p accepted-bench --bench hot_paths --no-run
+  # tools, and the criterion bench as a test. Never with -p: every build here resolves the
+  # features the whole workspace does, so all of them share one compiled graph, the example
+  # project's included (tests/tests/build_graph.rs).
+  cargo build --workspace --locked --bins
+  cargo test --workspace --locked --bench hot_paths --no-run
   cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace --no-run
 }
 step "build tests" build_debug
@@ -92,8 +94,8 @@ step "cargo test" cargo test --workspace --locked
 # The DynamoDB adapter once more on a second implementation: AWS's own DynamoDB Local.
 dynamodb_local() {
   "$root/infra/dynamodb-local.sh" run bash -c 'set -e
-    cargo test --frozen -p accepted-tests --test conformance --test lifecycle_conformance -- aws_adapters::
-    cargo test --frozen -p accepted-tests --test submit'
+    cargo test --frozen --workspace --test conformance --test lifecycle_conformance -- aws_adapters::
+    cargo test --frozen --workspace --test submit'
 }
 step "dynamodb local" dynamodb_local
 step "example project" cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace

@@ -181,7 +181,8 @@ mod tests {
             .is_retryable());
     }
 
-    #[tokio::test(start_paused = true)]
+    // Real time: the first tenth of 10 s is 1 s, and the cancel has 9 s to land.
+    #[tokio::test]
     async fn reports_progress_and_stops_when_cancelled() {
         let (ctx, mut signals) = JobContext::new(JobId::generate(), 1, CorrelationId::generate());
         let input = json!({"duration_ms": 10_000});

@@ -51,7 +51,7 @@ runtime_start() { # bootstraps-dir
   done
 
   prefix="lambda$(date +%s)$$"
-  (cd "$root" && cargo run -q -p accepted-infra --bin accepted-bootstrap -- --prefix "$prefix" --format dotenv) >"$work/env"
+  (cd "$root" && cargo run -q --locked --bin accepted-bootstrap -- --prefix "$prefix" --format dotenv) >"$work/env"
   {
     echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
     echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
