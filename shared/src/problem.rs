@@ -28,8 +28,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
-    #[error("the request body is {actual} bytes; the limit is {limit}")]
-    PayloadTooLarge { actual: usize, limit: usize },
+    /// `actual` is unknown when a body with no declared length was cut off at the limit.
+    #[error("{}", too_large(.actual, .limit))]
+    PayloadTooLarge { actual: Option<usize>, limit: usize },
     #[error("content type {0:?} is not supported; send application/json")]
     UnsupportedMediaType(String),
     #[error("query parameter {parameter} is invalid: {reason}")]
@@ -66,6 +67,13 @@ pub enum ApiError {
     Unavailable { retry_after_secs: u64 },
     #[error("internal error")]
     Internal,
+}
+
+fn too_large(actual: &Option<usize>, limit: &usize) -> String {
+    match actual {
+        Some(actual) => format!("the request body is {actual} bytes; the limit is {limit}"),
+        None => format!("the request body is longer than the limit of {limit} bytes"),
+    }
 }
 
 impl ApiError {
@@ -200,7 +208,7 @@ mod tests {
         let statuses: Vec<u16> = [
             ApiError::MalformedJson("x".into()),
             ApiError::PayloadTooLarge {
-                actual: 2,
+                actual: Some(2),
                 limit: 1,
             },
             ApiError::UnsupportedMediaType("text/plain".into()),

@@ -41,7 +41,7 @@ pub fn parse_submit(
     check_media_type(content_type)?;
     if body.len() > max_body_bytes {
         return Err(ApiError::PayloadTooLarge {
-            actual: body.len(),
+            actual: Some(body.len()),
             limit: max_body_bytes,
         });
     }

@@ -51,7 +51,7 @@ async fn each_state_change_is_relayed_once_in_order_to_the_events_file() {
     assert!(store.transition(&job.id, &late).await.is_err());
 
     let dir = tempfile_dir();
-    let sink = JsonLinesSink::new(dir.join("events.jsonl"));
+    let sink = JsonLinesSink::open(dir.join("events.jsonl")).unwrap();
     assert_eq!(outbox.relay(&sink, 100).await.unwrap(), 3);
     assert_eq!(outbox.relay(&sink, 100).await.unwrap(), 0, "relayed once");
     let lines = std::fs::read_to_string(sink.path()).unwrap();

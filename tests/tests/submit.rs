@@ -245,6 +245,20 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-header",
         ),
+        (
+            "an idempotency key that is not ASCII",
+            sleep_job(1).to_string().into_bytes(),
+            vec![json_ct, ("idempotency-key", "clé")],
+            400,
+            "invalid-header",
+        ),
+        (
+            "two idempotency keys",
+            sleep_job(1).to_string().into_bytes(),
+            vec![json_ct, ("idempotency-key", "a"), ("idempotency-key", "b")],
+            400,
+            "invalid-header",
+        ),
     ];
     for (name, body, headers, status, problem) in cases {
         let (res, problem_body) = t.post_raw(&body, &headers, None).await;

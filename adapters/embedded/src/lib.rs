@@ -11,6 +11,7 @@
 //! removed on the next write of the same key, not by a TTL sweeper; long polling wakes within
 //! 100 ms of a message becoming visible; message ids are UUIDs.
 
+mod data_dir;
 mod outbox;
 mod queue;
 mod results;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use data_dir::{private_dir, private_file, DataDir, DataDirError, LOCK_FILE};
 pub use outbox::EventOutbox;
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use results::FileResultStore;
@@ -79,16 +81,30 @@ pub struct Database {
 pub struct DatabaseError(String);
 
 impl Database {
-    /// Opens (creating if needed) the database file `path`.
+    /// Opens (creating if needed, owner-only) the database file `path`, and refuses one it
+    /// could not write: a server that cannot store a job must not start and answer `503`
+    /// forever. Every error names the file.
     pub fn open(path: &Path) -> Result<Self, DatabaseError> {
+        let failed = |e: &dyn std::fmt::Display| DatabaseError(format!("{}: {e}", path.display()));
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| DatabaseError(e.to_string()))?;
+            data_dir::private_dir(dir).map_err(|e| failed(&e))?;
         }
-        let conn = Connection::open(path).map_err(|e| DatabaseError(e.to_string()))?;
+        // SQLite gives its -wal and -shm files the mode of the database file.
+        if !path.exists() {
+            data_dir::private_file(path, false).map_err(|e| failed(&e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| failed(&e))?;
+        // SQLite opens a file it may not write read-only, without a word.
+        if conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| failed(&e))?
+        {
+            return Err(failed(&"the file is read-only (check its mode and owner)"));
+        }
         // WAL: readers do not block the writer; FULL: a committed job survives power loss.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-            .map_err(|e| DatabaseError(e.to_string()))?;
-        Self::init(conn)
+            .map_err(|e| failed(&e))?;
+        Self::init(conn).map_err(|e| failed(&e.0))
     }
 
     /// A private in-memory database, for tests.

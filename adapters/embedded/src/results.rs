@@ -2,6 +2,7 @@
 //! temporary file and renamed, so a reader never sees half a document. Links carry the
 //! document itself; the local server serves it from `/jobs/{id}/result`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 use accepted_core::ids::JobId;
 use accepted_core::job::ResultRef;
 use accepted_core::ports::{result_key, result_ref, ResultLink, ResultStore, ResultStoreError};
+
+use crate::data_dir::{private_dir, private_file};
 
 #[derive(Debug, Clone)]
 pub struct FileResultStore {
@@ -34,11 +37,14 @@ impl ResultStore for FileResultStore {
         let (path, document) = (self.dir.join(&key), document.to_vec());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                private_dir(parent)?;
             }
+            // Written whole under another name, then renamed: a reader sees all or nothing.
             let partial = path.with_extension("json.partial");
-            std::fs::write(&partial, &document)?;
-            std::fs::File::open(&partial)?.sync_all()?;
+            let mut file = private_file(&partial, false)?;
+            file.set_len(0)?;
+            file.write_all(&document)?;
+            file.sync_all()?;
             std::fs::rename(&partial, &path)
         })
         .await

@@ -136,19 +136,38 @@ pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
     .await
 }
 
+/// The request's key, if it sent one. A key that is not text (`clé` is sent as bytes no
+/// header may carry as text) or sent twice is refused, never ignored: a key the server did
+/// not read would make a retry a second job.
+fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut values = req.headers().get_all(IDEMPOTENCY_HEADER).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidHeader {
+            header: "Idempotency-Key",
+            reason: "must be sent once",
+        });
+    }
+    first
+        .to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or(ApiError::InvalidHeader {
+            header: "Idempotency-Key",
+            reason: "must be 1 to 255 visible ASCII characters",
+        })
+}
+
 async fn accept(
     submit: &Submit,
     req: &Request,
     correlation_id: &CorrelationId,
 ) -> Result<Accepted, ApiError> {
     let owner: Owner = caller(req, submit.auth)?;
-    let idempotency_key = match header_str(req, IDEMPOTENCY_HEADER) {
-        None => None,
-        Some(raw) => Some(IdempotencyKey::parse(raw).ok_or(ApiError::InvalidHeader {
-            header: "Idempotency-Key",
-            reason: "must be 1 to 255 visible ASCII characters",
-        })?),
-    };
+    let idempotency_key = idempotency_key(req)?;
     let content_type = header_str(req, header::CONTENT_TYPE.as_str());
     let request = parse_submit(
         content_type,

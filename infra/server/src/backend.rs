@@ -7,8 +7,8 @@ use accepted_aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
 use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
 use accepted_embedded::{
-    Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox, FileResultStore,
-    JsonLinesSink, QueueSettings,
+    DataDir, DataDirError, Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox,
+    FileResultStore, JsonLinesSink, QueueSettings,
 };
 
 use crate::cli::BackendKind;
@@ -32,6 +32,8 @@ pub struct Backend {
     pub results: Option<Arc<dyn ResultStore>>,
     /// The embedded webhook queue and master secret.
     pub webhooks: Option<LocalWebhooks>,
+    /// The embedded backend's data folder, locked for this process while the backend lives.
+    pub data_dir: Option<DataDir>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +41,14 @@ pub enum BackendError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
     Database(#[from] DatabaseError),
+    #[error("events file {path}: {source}")]
+    EventsFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Webhooks(#[from] WebhookSetupError),
 }
@@ -64,8 +73,16 @@ pub async fn build(
             let config = Config::from_lookup(|k| {
                 lookup(k).or_else(|| (k == "JOBS_TABLE").then(|| "embedded".to_owned()))
             })?;
+            // Locked first: a second server on this folder stops here, before it opens a file.
+            let data_dir = DataDir::open(data_dir)?;
             let path = data_dir.join("accepted.sqlite3");
             let db = Database::open(&path)?;
+            let events_path = data_dir.join("events.jsonl");
+            let sink =
+                JsonLinesSink::open(&events_path).map_err(|source| BackendError::EventsFile {
+                    path: events_path.display().to_string(),
+                    source,
+                })?;
             let queue = Arc::new(EmbeddedQueue::new(
                 db.clone(),
                 EMBEDDED_QUEUE,
@@ -77,16 +94,13 @@ pub async fn build(
             let dlq = queue.dead_letter_queue().map(Arc::new);
             let dead_letters = dlq.clone().map(|q| q as Arc<dyn JobQueue>);
             let dead_letter_consumer = dlq.map(|q| q as Arc<dyn QueueConsumer>);
-            let events = (
-                EventOutbox::new(db.clone()),
-                JsonLinesSink::new(data_dir.join("events.jsonl")),
-            );
-            let webhooks = LocalWebhooks::open(db.clone(), data_dir)?;
+            let events = (EventOutbox::new(db.clone()), sink);
+            let webhooks = LocalWebhooks::open(db.clone(), data_dir.path())?;
             Ok(Backend {
                 config,
                 events: Some(events),
                 webhooks: Some(webhooks),
-                results: Some(Arc::new(FileResultStore::new(data_dir))),
+                results: Some(Arc::new(FileResultStore::new(data_dir.path()))),
                 store: Arc::new(EmbeddedJobStore::new(db)),
                 queue: queue.clone(),
                 consumer: queue,
@@ -95,6 +109,7 @@ pub async fn build(
                 dead_letter_arn: Some(format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}-dlq")),
                 queue_arn: format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}"),
                 description: format!("embedded (SQLite at {})", path.display()),
+                data_dir: Some(data_dir),
             })
         }
         BackendKind::Aws => {
@@ -121,6 +136,7 @@ pub async fn build(
                 ),
                 events: None,
                 webhooks: None,
+                data_dir: None,
                 results: config.results_bucket.as_ref().map(|bucket| {
                     Arc::new(S3ResultStore::from_sdk_config(&sdk, bucket)) as Arc<dyn ResultStore>
                 }),

@@ -31,9 +31,6 @@ use tracing::info;
 
 use crate::auth::JwtVerifier;
 
-/// API Gateway HTTP APIs refuse payloads over 10 MB before any function runs.
-const GATEWAY_PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
-
 pub struct Api {
     /// The stand-in for API Gateway's JWT authorizer, when the server verifies tokens.
     pub authorizer: Option<JwtVerifier>,
@@ -139,19 +136,61 @@ async fn to_lambda(
     id: Option<String>,
 ) -> Result<lambda_http::Request, lambda_http::Response<Body>> {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, GATEWAY_PAYLOAD_LIMIT).await {
+    let refuse = |parts: lambda_http::http::request::Parts, err: ApiError| {
+        let probe = lambda_http::http::Request::from_parts(parts, Body::Empty);
+        problem_response(&err, probe.uri().path(), &correlation_of(&probe))
+    };
+    // Who is asking, and how much they declare, before a byte of the body is read: an
+    // unauthenticated or oversized request costs the server nothing.
+    let authorizer = match &api.authorizer {
+        None => None,
+        Some(verifier) => {
+            let authorization = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match verifier.verify(authorization) {
+                Ok(claims) => {
+                    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+                    jwt.claims = claims;
+                    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+                    authorizer.jwt = Some(jwt);
+                    Some(authorizer)
+                }
+                Err(refusal) => {
+                    info!(reason = %refusal, path = parts.uri.path(), "request refused: no valid token");
+                    let mode = AuthMode::Jwt;
+                    return Err(refuse(parts, ApiError::Unauthenticated { mode }));
+                }
+            }
+        }
+    };
+    let limit = api.submit.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(actual) = declared.filter(|&n| n > limit) {
+        let err = ApiError::PayloadTooLarge {
+            actual: Some(actual),
+            limit,
+        };
+        return Err(refuse(parts, err));
+    }
+    // Read to the limit and no further, whatever the framing says.
+    let bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let probe = lambda_http::http::Request::from_parts(parts, Body::Empty);
+        Err(e) if is_length_limit(&e) => {
             let err = ApiError::PayloadTooLarge {
-                actual: GATEWAY_PAYLOAD_LIMIT + 1,
-                limit: GATEWAY_PAYLOAD_LIMIT,
+                actual: declared,
+                limit,
             };
-            return Err(problem_response(
-                &err,
-                probe.uri().path(),
-                &correlation_of(&probe),
-            ));
+            return Err(refuse(parts, err));
+        }
+        Err(e) => {
+            let err = ApiError::MalformedJson(format!("the body could not be read: {e}"));
+            return Err(refuse(parts, err));
         }
     };
     let query: HashMap<String, Vec<String>> = parts
@@ -175,33 +214,7 @@ async fn to_lambda(
     ctx.route_key = Some(format!("{} {route}", parts.method));
     ctx.stage = Some("$default".to_owned());
     ctx.http = http_ctx;
-    if let Some(verifier) = &api.authorizer {
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        match verifier.verify(authorization) {
-            Ok(claims) => {
-                let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-                jwt.claims = claims;
-                let mut authorizer = ApiGatewayRequestAuthorizer::default();
-                authorizer.jwt = Some(jwt);
-                ctx.authorizer = Some(authorizer);
-            }
-            Err(refusal) => {
-                info!(reason = %refusal, path = parts.uri.path(), "request refused: no valid token");
-                let probe = lambda_http::http::Request::from_parts(parts, Body::Empty);
-                let err = ApiError::Unauthenticated {
-                    mode: AuthMode::Jwt,
-                };
-                return Err(problem_response(
-                    &err,
-                    probe.uri().path(),
-                    &correlation_of(&probe),
-                ));
-            }
-        }
-    }
+    ctx.authorizer = authorizer;
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -216,6 +229,18 @@ async fn to_lambda(
         req = req.with_query_string_parameters(query);
     }
     Ok(req)
+}
+
+/// Whether reading the body stopped at the limit (rather than on a broken body).
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn from_lambda(res: lambda_http::Response<Body>) -> Response {
