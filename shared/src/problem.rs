@@ -31,6 +31,18 @@ pub enum ApiError {
     /// `actual` is unknown when a body with no declared length was cut off at the limit.
     #[error("{}", too_large(.actual, .limit))]
     PayloadTooLarge { actual: Option<usize>, limit: usize },
+    /// The request line or headers could not be parsed (the local server's HTTP layer; API
+    /// Gateway answers these itself).
+    #[error("the request line or headers are malformed: {0}")]
+    MalformedRequest(&'static str),
+    #[error("the request's headers are longer than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
+    #[error("the request's URI is too long")]
+    UriTooLong,
+    /// The client did not send the body it announced in time (the local server's limit;
+    /// API Gateway has its own).
+    #[error("the request body did not arrive within {waited_secs} s")]
+    RequestTimeout { waited_secs: u64 },
     #[error("content type {0:?} is not supported; send application/json")]
     UnsupportedMediaType(String),
     #[error("query parameter {parameter} is invalid: {reason}")]
@@ -79,13 +91,17 @@ fn too_large(actual: &Option<usize>, limit: &usize) -> String {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MalformedJson(_) | Self::InvalidHeader { .. } | Self::InvalidParameter { .. } => {
-                400
-            }
+            Self::MalformedJson(_)
+            | Self::MalformedRequest(_)
+            | Self::InvalidHeader { .. }
+            | Self::InvalidParameter { .. } => 400,
             Self::Unauthenticated { .. } => 401,
             Self::InvalidIdentity { .. } => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
+            Self::RequestTimeout { .. } => 408,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge { .. } => 431,
             Self::JobFinished(_) | Self::ResultNotAvailable { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
@@ -111,6 +127,10 @@ impl ApiError {
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            Self::RequestTimeout { .. } => ("request-timeout", "Request timeout"),
+            Self::MalformedRequest(_) => ("malformed-request", "Malformed request"),
+            Self::HeadersTooLarge { .. } => ("headers-too-large", "Headers too large"),
+            Self::UriTooLong => ("uri-too-long", "URI too long"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Unauthenticated { .. } => ("unauthenticated", "Authentication required"),
             Self::InvalidIdentity { .. } => ("invalid-identity", "Identity not accepted"),

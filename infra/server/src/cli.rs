@@ -238,4 +238,18 @@ pub struct ServeArgs {
     /// The worker function's timeout in seconds, as in template.yaml.
     #[arg(long, env = "ACCEPTED_WORKER_TIMEOUT", default_value_t = 30)]
     pub worker_timeout_secs: u64,
+    /// Open connections at most; at the limit new ones wait in the listen backlog. Keep it
+    /// under the open-file limit (`ulimit -n`).
+    #[arg(long, env = "ACCEPTED_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers, from the connection's start or the
+    /// previous response; an idle keep-alive connection is closed after it too.
+    #[arg(long, env = "ACCEPTED_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body once its headers are in (`408`).
+    #[arg(long, env = "ACCEPTED_BODY_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub body_timeout_secs: u64,
 }

@@ -9,13 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use accepted_core::http::{correlation_of, problem_response};
 use accepted_core::{ApiError, AuthMode, CorrelationId};
 use accepted_status::Status;
 use accepted_submit::Submit;
 use axum::body::{to_bytes, Body as AxumBody};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::any;
@@ -34,6 +35,8 @@ use crate::auth::JwtVerifier;
 pub struct Api {
     /// The stand-in for API Gateway's JWT authorizer, when the server verifies tokens.
     pub authorizer: Option<JwtVerifier>,
+    /// How long a client may take to send a body once its headers are in.
+    pub body_timeout: Duration,
     pub submit: Submit,
     pub status: Status,
 }
@@ -64,11 +67,21 @@ async fn jobs(State(api): State<Arc<Api>>, req: axum::extract::Request) -> Respo
 
 async fn job(
     State(api): State<Arc<Api>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     req: axum::extract::Request,
 ) -> Response {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // Job ids are ASCII: a segment that does not decode to text names no job.
+    let Ok(Path(id)) = id else {
+        let cid = CorrelationId::from_header_or_generate(
+            req.headers()
+                .get(accepted_core::http::CORRELATION_HEADER)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let res = problem_response(&ApiError::NotFound, &path, &cid);
+        return finish(res, &method, &path, started);
+    };
     let route = if path.ends_with("/result") {
         "/jobs/{id}/result"
     } else {
@@ -178,8 +191,14 @@ async fn to_lambda(
         };
         return Err(refuse(parts, err));
     }
-    // Read to the limit and no further, whatever the framing says.
-    let bytes = match to_bytes(body, limit).await {
+    // Read to the limit and no further, whatever the framing says, and in bounded time.
+    let Ok(read) = tokio::time::timeout(api.body_timeout, to_bytes(body, limit)).await else {
+        let err = ApiError::RequestTimeout {
+            waited_secs: api.body_timeout.as_secs(),
+        };
+        return Err(refuse(parts, err));
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if is_length_limit(&e) => {
             let err = ApiError::PayloadTooLarge {

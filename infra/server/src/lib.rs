@@ -7,10 +7,12 @@ pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod connections;
 pub mod console;
 mod deploy_parameters;
 mod entry;
 pub mod http;
+mod parse_error_problems;
 pub mod poller;
 pub mod targets;
 mod types_command;
@@ -151,6 +153,7 @@ pub async fn serve(
     }
     let api = Arc::new(http::Api {
         authorizer,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
         submit: Submit::new(
             Arc::clone(&backend.store),
             Arc::clone(&backend.queue),
@@ -283,10 +286,11 @@ pub async fn serve(
 
     // The address line is what scripts and tests wait for.
     info!(address = %format!("http://{local}"), "listening");
-    let mut http_stop = stop_tx.subscribe();
-    let server = axum::serve(listener, http::router(api)).with_graceful_shutdown(async move {
-        let _ = http_stop.changed().await;
-    });
+    let limits = connections::ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+    };
+    let server = connections::serve(listener, http::router(api), limits, stop_tx.subscribe());
     tokio::spawn(async move {
         shutdown.await;
         info!("shutdown requested: no new requests or batches; finishing work in flight");

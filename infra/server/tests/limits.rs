@@ -96,3 +96,135 @@ fn without_a_token_the_body_is_never_read() {
     assert_eq!(status, 401, "{problem}");
     assert_eq!(problem["type"], "/problems/unauthenticated");
 }
+
+/// Reads until the server closes the connection; `None` if it is still open after `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(seen),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(seen),
+            Err(_) => return None,
+        }
+    }
+}
+
+fn connect(base: &str) -> TcpStream {
+    TcpStream::connect(base.trim_start_matches("http://")).expect("connect")
+}
+
+#[test]
+fn a_client_that_sends_its_headers_slowly_is_cut_off() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--header-timeout-secs", "1"], &[]);
+    let mut stream = connect(&server.base);
+    let head = b"GET /jobs HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+    // One byte every 200 ms: the whole head would take about 13 s.
+    let mut cut_off = false;
+    for byte in head {
+        if stream.write_all(&[*byte]).is_err() {
+            cut_off = true;
+            break;
+        }
+        if closed_within(&mut stream, Duration::from_millis(200)).is_some() {
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(cut_off, "the server waited for a head sent over 13 s");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--header-timeout-secs", "2"], &[]);
+    let mut stream = connect(&server.base);
+    let request = b"GET /job-types HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    // Requests closer together than the timeout keep the connection.
+    for _ in 0..3 {
+        stream
+            .write_all(request)
+            .expect("the connection is still open");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 16 * 1024];
+        let n = stream.read(&mut buf).expect("an answer");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rest = closed_within(&mut stream, Duration::from_secs(30));
+    assert_eq!(rest.as_deref(), Some(&b""[..]), "closed without an answer");
+}
+
+#[test]
+fn a_body_that_does_not_arrive_in_time_is_408() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--body-timeout-secs", "1"], &[]);
+    let head = "POST /jobs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100";
+    let (status, problem) = exchange(&server.base, head, b"{\"type\":");
+    assert_eq!(status, 408, "{problem}");
+    assert_eq!(problem["type"], "/problems/request-timeout");
+    assert_eq!(
+        problem["detail"],
+        "the request body did not arrive within 1 s"
+    );
+    let jobs = common::call("GET", &format!("{}/jobs", server.base), None);
+    assert_eq!(jobs.body["jobs"], serde_json::json!([]), "nothing written");
+}
+
+#[test]
+fn at_the_connection_limit_a_new_connection_waits_for_a_free_one() {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--max-connections", "2", "--header-timeout-secs", "60"];
+    let server = Server::start(data.path(), &args, &[]);
+    let held = [connect(&server.base), connect(&server.base)];
+    let mut third = connect(&server.base);
+    third
+        .write_all(b"GET /job-types HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    assert_eq!(
+        closed_within(&mut third, Duration::from_secs(1)),
+        None,
+        "answered while two connections were open"
+    );
+    drop(held);
+    let answer = closed_within(&mut third, Duration::from_secs(10)).expect("answered");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[test]
+fn a_path_that_does_not_decode_is_a_not_found_problem() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+    for path in ["/jobs/%ff", "/jobs/%ff/result"] {
+        let (status, problem) = exchange(&server.base, &format!("GET {path} HTTP/1.1"), b"");
+        assert_eq!(status, 404, "{path}: {problem}");
+        assert_eq!(problem["type"], "/problems/not-found");
+        assert_eq!(problem["instance"], path);
+    }
+}
+
+#[test]
+fn a_request_hyper_cannot_parse_still_gets_a_problem_document() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[]);
+    let control =
+        "POST /jobs HTTP/1.1\r\nContent-Type: application/json\r\nIdempotency-Key: a\u{1}b";
+    let (status, problem) = exchange(&server.base, control, b"");
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["type"], "/problems/malformed-request");
+    let huge = format!("GET /jobs HTTP/1.1\r\nX-Big: {}", "a".repeat(20_000));
+    let (status, problem) = exchange(&server.base, &huge, b"");
+    assert_eq!(status, 431, "{problem}");
+    assert_eq!(problem["type"], "/problems/headers-too-large");
+    let jobs = common::call("GET", &format!("{}/jobs", server.base), None);
+    assert_eq!(jobs.body["jobs"], serde_json::json!([]), "nothing written");
+}
