@@ -121,6 +121,21 @@ pub trait JobStore: Send + Sync {
         -> Result<Job, TransitionError>;
 }
 
+/// A store that queues a new job's message in the transaction that stores the job, so no
+/// crash can leave a stored job without its message. The embedded backend keeps both in one
+/// SQLite file and offers this; DynamoDB and SQS share no transaction, and there a replay of
+/// the request and the reconciler cover the gap between the two calls.
+#[async_trait]
+pub trait CreateAndEnqueue: Send + Sync {
+    /// [`JobStore::create`], and, when the job is created, [`JobQueue::send`] of `message`,
+    /// both or neither. A replay sends nothing.
+    async fn create_and_enqueue(
+        &self,
+        job: &Job,
+        message: &JobMessage,
+    ) -> Result<CreateOutcome, StoreError>;
+}
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum QueueError {
     #[error("job queue unavailable: {0}")]

@@ -4,7 +4,7 @@
 //! One SQLite file holds jobs, idempotency keys and queue messages, so a job accepted before
 //! a restart is still there, and still queued, after it. Each operation is one SQLite
 //! transaction, which gives the conditional writes the same all-or-nothing outcome as
-//! DynamoDB's. The conformance suite (`tests/tests/conformance.rs`) runs the same checks here
+//! DynamoDB's; a new job and its queue message share one ([`EmbeddedIntake`]). The conformance suite (`tests/tests/conformance.rs`) runs the same checks here
 //! and on the AWS adapters on moto.
 //!
 //! Known differences from AWS, none of which the API's guarantees depend on: expired items are
@@ -12,6 +12,7 @@
 //! 100 ms of a message becoming visible; message ids are UUIDs.
 
 mod data_dir;
+mod intake;
 mod outbox;
 mod queue;
 mod results;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use data_dir::{private_dir, private_file, DataDir, DataDirError, LOCK_FILE};
+pub use intake::EmbeddedIntake;
 pub use outbox::EventOutbox;
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use results::FileResultStore;

@@ -78,6 +78,19 @@ impl EmbeddedQueue {
         })
     }
 
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Wakes this process's waiting receivers: a message was put on the queue.
+    pub(crate) fn sent(&self) {
+        self.notify.notify_waiters();
+    }
+
     /// Messages on the queue, visible or not (SQS's approximate counts, exactly).
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         let name = self.name.clone();
@@ -162,6 +175,29 @@ impl EmbeddedQueue {
     }
 }
 
+/// String message attributes as the `attributes` column keeps them.
+pub(crate) fn encode_attributes(attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+    let map: BTreeMap<&str, &str> = attributes.iter().copied().collect();
+    serde_json::to_string(&map).map_err(|e| QueueError::Unavailable(e.to_string()))
+}
+
+/// Puts a visible message on queue `name` (in the caller's transaction, if it has one);
+/// returns its id.
+pub(crate) fn insert_message(
+    conn: &Connection,
+    name: &str,
+    body: &str,
+    attributes: &str,
+) -> Result<String, rusqlite::Error> {
+    let id = Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![id, name, body, attributes, Timestamp::now().as_millis()],
+    )?;
+    Ok(id)
+}
+
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
     async fn send_raw(
@@ -169,25 +205,14 @@ impl JobQueue for EmbeddedQueue {
         body: &str,
         attributes: &[(&str, &str)],
     ) -> Result<String, QueueError> {
-        let map: BTreeMap<&str, &str> = attributes.iter().copied().collect();
-        let attributes =
-            serde_json::to_string(&map).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let attributes = encode_attributes(attributes)?;
         let (name, body) = (self.name.clone(), body.to_owned());
-        let id = Uuid::new_v4().to_string();
-        let message_id = id.clone();
-        self.db
-            .run(move |conn| {
-                let now = Timestamp::now().as_millis();
-                conn.execute(
-                    "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![id, name, body, attributes, now],
-                )
-                .map_err(sql)
-            })
+        let message_id = self
+            .db
+            .run(move |conn| insert_message(conn, &name, &body, &attributes).map_err(sql))
             .await
             .map_err(QueueError::Unavailable)??;
-        self.notify.notify_waiters();
+        self.sent();
         Ok(message_id)
     }
 }

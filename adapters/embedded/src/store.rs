@@ -24,7 +24,7 @@ impl EmbeddedJobStore {
     }
 }
 
-fn sql(err: rusqlite::Error) -> StoreError {
+pub(crate) fn sql(err: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {err}"))
 }
 
@@ -85,6 +85,19 @@ fn record_event(tx: &Transaction<'_>, before: Option<&Job>, after: &Job) -> Resu
 
 fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutcome, StoreError> {
     let tx = conn.transaction().map_err(sql)?;
+    let outcome = create_in(&tx, job, now)?;
+    if let CreateOutcome::Created(_) = outcome {
+        tx.commit().map_err(sql)?;
+    }
+    Ok(outcome)
+}
+
+/// [`JobStore::create`]'s writes in `tx`, which the caller commits when the job is created.
+pub(crate) fn create_in(
+    tx: &Transaction<'_>,
+    job: &Job,
+    now: Timestamp,
+) -> Result<CreateOutcome, StoreError> {
     if let Some(key) = &job.idempotency_key {
         let existing: Option<(String, String, i64)> = tx
             .query_row(
@@ -101,7 +114,7 @@ fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutc
                 if fingerprint != job.fingerprint {
                     return Err(StoreError::KeyReused);
                 }
-                return match load(&tx, &job_id)? {
+                return match load(tx, &job_id)? {
                     Some(original) => Ok(CreateOutcome::Replayed(original)),
                     None => Err(StoreError::Corrupt(format!(
                         "idempotency record points to missing job {job_id}"
@@ -130,9 +143,8 @@ fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutc
         )
         .map_err(sql)?;
     }
-    save(&tx, job, true)?;
-    record_event(&tx, None, job)?;
-    tx.commit().map_err(sql)?;
+    save(tx, job, true)?;
+    record_event(tx, None, job)?;
     Ok(CreateOutcome::Created(job.clone()))
 }
 

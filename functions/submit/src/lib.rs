@@ -22,9 +22,9 @@ use accepted_core::view::{job_path, JobView};
 use accepted_core::webhook::DestinationPolicy;
 use accepted_core::JobRegistry;
 use accepted_core::{
-    fingerprint::fingerprint, ApiError, AuthMode, Config, CorrelationId, CreateOutcome, FieldError,
-    IdempotencyKey, Job, JobMessage, JobQueue, JobStatus, JobStore, NewJob, Owner, StoreError,
-    Timestamp,
+    fingerprint::fingerprint, ApiError, AuthMode, Config, CorrelationId, CreateAndEnqueue,
+    CreateOutcome, FieldError, IdempotencyKey, Job, JobMessage, JobQueue, JobStatus, JobStore,
+    NewJob, Owner, StoreError, Timestamp,
 };
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -41,6 +41,9 @@ const CAP_RETRY_AFTER_SECS: u64 = 5;
 pub struct Submit {
     pub store: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
+    /// Where the backend can, the job and its message in one transaction (see
+    /// [`Submit::with_create_and_enqueue`]).
+    pub create_and_enqueue: Option<Arc<dyn CreateAndEnqueue>>,
     pub registry: JobRegistry,
     /// `registry` as `GET /job-types` shows it, rendered once.
     pub catalog: Catalog,
@@ -66,6 +69,7 @@ impl Submit {
         Self {
             store,
             queue,
+            create_and_enqueue: None,
             catalog: Catalog::render(&registry, &config.retry),
             registry,
             max_body_bytes: config.max_body_bytes,
@@ -77,6 +81,14 @@ impl Submit {
             max_unfinished_per_owner: config.max_unfinished_per_owner,
             metrics: Metrics::stdout(&config.metrics_namespace),
         }
+    }
+
+    /// Stores each new job and queues its message in one transaction of `both` instead of
+    /// two calls, where the backend offers it: then a crash between the two cannot leave a
+    /// job that waits for a replay or the reconciler.
+    pub fn with_create_and_enqueue(mut self, both: Arc<dyn CreateAndEnqueue>) -> Self {
+        self.create_and_enqueue = Some(both);
+        self
     }
 }
 
@@ -208,10 +220,9 @@ async fn accept(
         submit.job_retention,
     );
 
-    match submit.store.create(&job).await.map_err(store_error)? {
+    match create_and_enqueue(submit, &job).await? {
         CreateOutcome::Created(job) => {
             tracing::Span::current().record("job_id", job.id.as_str());
-            enqueue(submit, &job).await?;
             info!(job_type = %job.job_type, "job accepted");
             Ok(Accepted {
                 job,
@@ -274,6 +285,23 @@ async fn check_cap(
         limit,
         retry_after_secs: CAP_RETRY_AFTER_SECS,
     })
+}
+
+/// Stores `job` and, if it is new, queues its message: in one transaction where the backend
+/// offers one, else as two calls.
+async fn create_and_enqueue(submit: &Submit, job: &Job) -> Result<CreateOutcome, ApiError> {
+    if let Some(both) = &submit.create_and_enqueue {
+        let message = JobMessage::new(job.id.clone(), job.correlation_id.clone());
+        return both
+            .create_and_enqueue(job, &message)
+            .await
+            .map_err(store_error);
+    }
+    let outcome = submit.store.create(job).await.map_err(store_error)?;
+    if let CreateOutcome::Created(job) = &outcome {
+        enqueue(submit, job).await?;
+    }
+    Ok(outcome)
 }
 
 async fn enqueue(submit: &Submit, job: &Job) -> Result<(), ApiError> {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use accepted_aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
-use accepted_core::{Config, JobQueue, JobStore, QueueConsumer, ResultStore};
+use accepted_core::{Config, CreateAndEnqueue, JobQueue, JobStore, QueueConsumer, ResultStore};
 use accepted_embedded::{
-    DataDir, DataDirError, Database, DatabaseError, EmbeddedJobStore, EmbeddedQueue, EventOutbox,
-    FileResultStore, JsonLinesSink, QueueSettings,
+    DataDir, DataDirError, Database, DatabaseError, EmbeddedIntake, EmbeddedJobStore,
+    EmbeddedQueue, EventOutbox, FileResultStore, JsonLinesSink, QueueSettings,
 };
 
 use crate::cli::BackendKind;
@@ -18,6 +18,8 @@ pub struct Backend {
     pub config: Config,
     pub store: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
+    /// A new job and its message in one transaction, where the backend has one (embedded).
+    pub create_and_enqueue: Option<Arc<dyn CreateAndEnqueue>>,
     pub consumer: Arc<dyn QueueConsumer>,
     pub dead_letters: Option<Arc<dyn JobQueue>>,
     /// The dead-letter queue, as its consumer function sees it.
@@ -102,6 +104,7 @@ pub async fn build(
                 webhooks: Some(webhooks),
                 results: Some(Arc::new(FileResultStore::new(data_dir.path()))),
                 store: Arc::new(EmbeddedJobStore::new(db)),
+                create_and_enqueue: Some(Arc::new(EmbeddedIntake::new((*queue).clone()))),
                 queue: queue.clone(),
                 consumer: queue,
                 dead_letters,
@@ -125,6 +128,7 @@ pub async fn build(
             Ok(Backend {
                 store: Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name)),
                 queue: queue.clone(),
+                create_and_enqueue: None,
                 consumer: queue,
                 dead_letters: dlq.clone().map(|q| q as Arc<dyn JobQueue>),
                 dead_letter_consumer: dlq.map(|q| q as Arc<dyn QueueConsumer>),

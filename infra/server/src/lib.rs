@@ -151,15 +151,19 @@ pub async fn serve(
             "callers are identified by their bearer tokens"
         );
     }
+    let mut submit = Submit::new(
+        Arc::clone(&backend.store),
+        Arc::clone(&backend.queue),
+        registry.clone(),
+        &backend.config,
+    );
+    if let Some(both) = &backend.create_and_enqueue {
+        submit = submit.with_create_and_enqueue(Arc::clone(both));
+    }
     let api = Arc::new(http::Api {
         authorizer,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
-        submit: Submit::new(
-            Arc::clone(&backend.store),
-            Arc::clone(&backend.queue),
-            registry.clone(),
-            &backend.config,
-        ),
+        submit,
         status: status(&backend),
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)

@@ -185,3 +185,63 @@ fn is_finished_on_disk(data_dir: &Path, id: &str) -> bool {
         .unwrap();
     job.status.is_terminal()
 }
+
+/// Jobs with `status`, up to 100 (enough for the burst below to be judged).
+fn count_with_status(base: &str, status: &str) -> usize {
+    let mut res = agent()
+        .get(format!("{base}/jobs?status={status}&limit=100"))
+        .call()
+        .expect("GET /jobs");
+    let page: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    page["jobs"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn a_kill_during_a_submit_burst_leaves_no_stored_job_without_its_message() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Messages received before the kill come back after 2 s, not the default 180.
+    let (args, env) = (["--visibility-timeout-secs", "2"], [("LEASE_SECONDS", "1")]);
+    let server = start(data.path(), port, &args, &env);
+    let base = server.base.clone();
+    let quick = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    let submitters: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, quick) = (base.clone(), quick.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    let key = format!("burst-{t}-{i}");
+                    let sent = agent()
+                        .post(format!("{base}/jobs"))
+                        .header("content-type", "application/json")
+                        .header("idempotency-key", &key)
+                        .send(quick.to_string());
+                    if sent.is_err() {
+                        return i;
+                    }
+                }
+                unreachable!()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    server.kill();
+    let sent: u32 = submitters.into_iter().map(|s| s.join().unwrap()).sum();
+    assert!(sent > 0, "the burst reached the server");
+
+    // No reconciler help: a job stored without its message would stay pending for its
+    // 15 minutes. Every stored job must run now.
+    let server = start(data.path(), port, &args, &env);
+    let started = Instant::now();
+    while count_with_status(&server.base, "pending") + count_with_status(&server.base, "running")
+        > 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "jobs stored before the kill never ran: they have no message"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(count_with_status(&server.base, "completed") > 0);
+    server.stop();
+}
