@@ -28,7 +28,7 @@ pub mod name {
     pub const END_TO_END: &str = "EndToEndMs";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Unit {
     Count,
     Milliseconds,
@@ -72,6 +72,18 @@ impl Sample {
 /// Where EMF lines go: stdout in Lambda and in the local server, memory in tests.
 pub trait MetricSink: Send + Sync {
     fn write(&self, line: &Value);
+
+    /// Records `samples`; the default writes them as one EMF line. A sink that aggregates
+    /// (the local server's Prometheus endpoint) reads the samples themselves.
+    fn record(
+        &self,
+        namespace: &str,
+        at: Timestamp,
+        dims: &[(&'static str, &str)],
+        samples: &[Sample],
+    ) {
+        self.write(&line(namespace, at, dims, samples));
+    }
 }
 
 pub struct Stdout;
@@ -127,10 +139,14 @@ impl Metrics {
         Self::new(namespace, Arc::new(Stdout))
     }
 
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// Records `samples` under the dimensions `dims` (and without dimensions).
     pub fn record(&self, dims: &[(&'static str, &str)], samples: &[Sample]) {
         self.sink
-            .write(&line(&self.namespace, Timestamp::now(), dims, samples));
+            .record(&self.namespace, Timestamp::now(), dims, samples);
     }
 }
 

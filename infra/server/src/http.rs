@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accepted_core::http::{correlation_of, problem_response};
-use accepted_core::{ApiError, AuthMode, CorrelationId};
+use accepted_core::{ApiError, AuthMode, CorrelationId, JobStore};
 use accepted_status::Status;
 use accepted_submit::Submit;
 use axum::body::{to_bytes, Body as AxumBody};
@@ -31,6 +31,7 @@ use lambda_http::{Body, RequestExt};
 use tracing::info;
 
 use crate::auth::JwtVerifier;
+use crate::prometheus::PrometheusSink;
 
 pub struct Api {
     /// The stand-in for API Gateway's JWT authorizer, when the server verifies tokens.
@@ -39,6 +40,10 @@ pub struct Api {
     pub body_timeout: Duration,
     pub submit: Submit,
     pub status: Status,
+    /// What `/readyz` reads.
+    pub store: Arc<dyn JobStore>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<PrometheusSink>,
 }
 
 pub fn router(api: Arc<Api>) -> Router {
@@ -50,6 +55,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/webhook-secret", any(webhook_secret))
         .route("/openapi.json", axum::routing::get(openapi))
         .merge(crate::console::routes())
+        .merge(crate::operations::routes())
         .fallback(not_found)
         .with_state(api)
 }
@@ -262,7 +268,7 @@ fn is_length_limit(err: &axum::Error) -> bool {
     false
 }
 
-fn from_lambda(res: lambda_http::Response<Body>) -> Response {
+pub(crate) fn from_lambda(res: lambda_http::Response<Body>) -> Response {
     let (parts, body) = res.into_parts();
     let bytes = match body {
         Body::Empty => Vec::new(),

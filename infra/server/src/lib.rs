@@ -12,8 +12,10 @@ pub mod console;
 mod deploy_parameters;
 mod entry;
 pub mod http;
+pub mod operations;
 mod parse_error_problems;
 pub mod poller;
+pub mod prometheus;
 pub mod targets;
 mod types_command;
 pub mod webhooks;
@@ -151,6 +153,14 @@ pub async fn serve(
             "callers are identified by their bearer tokens"
         );
     }
+    // The functions' metrics: EMF lines on stdout as on Lambda, and summed for /metrics.
+    let prometheus = Arc::new(prometheus::PrometheusSink::new(Arc::new(
+        accepted_core::metrics::Stdout,
+    )));
+    let metrics = accepted_core::metrics::Metrics::new(
+        &backend.config.metrics_namespace,
+        Arc::clone(&prometheus) as Arc<dyn accepted_core::metrics::MetricSink>,
+    );
     let mut submit = Submit::new(
         Arc::clone(&backend.store),
         Arc::clone(&backend.queue),
@@ -160,11 +170,14 @@ pub async fn serve(
     if let Some(both) = &backend.create_and_enqueue {
         submit = submit.with_create_and_enqueue(Arc::clone(both));
     }
+    submit.metrics = metrics.clone();
     let api = Arc::new(http::Api {
         authorizer,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         submit,
         status: status(&backend),
+        store: Arc::clone(&backend.store),
+        metrics: prometheus,
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));
@@ -174,6 +187,7 @@ pub async fn serve(
     if let Some(results) = &backend.results {
         worker = worker.with_results(Arc::clone(results));
     }
+    worker.metrics = metrics.clone();
     let worker = Arc::new(worker);
 
     let addr = SocketAddr::new(args.host, args.port);
@@ -197,8 +211,9 @@ pub async fn serve(
         stop_rx.clone(),
     ))];
     if let (Some(consumer), Some(arn)) = (&backend.dead_letter_consumer, &backend.dead_letter_arn) {
-        let dead_letters =
+        let mut dead_letters =
             accepted_dlq::DeadLetters::new(Arc::clone(&backend.store), &backend.config);
+        dead_letters.metrics = metrics.clone();
         pollers.push(tokio::spawn(poller::run(
             Arc::clone(consumer),
             Arc::new(dead_letters),
