@@ -203,7 +203,9 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCEPTED_BATCH_SIZE", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub batch_size: u32,
-    /// Milliseconds to gather a batch (MaximumBatchingWindowInSeconds).
+    /// Most milliseconds a batch gathers more messages while they keep arriving
+    /// (MaximumBatchingWindowInSeconds); unlike Lambda, a batch goes at once when the queue
+    /// has no more, so a lone job never waits out the window.
     #[arg(long, env = "ACCEPTED_BATCH_WINDOW_MS", default_value_t = 1000)]
     pub batch_window_ms: u64,
     /// Worker invocations at once (ScalingConfig.MaximumConcurrency).

@@ -131,7 +131,8 @@ pub async fn run(
 }
 
 /// One batch: up to `batch_size` messages, gathered for at most the batching window once
-/// the first message arrived.
+/// the first message arrived, and only while more keep arriving: when the queue has
+/// nothing more to give, the batch goes at once, so a lone job never waits out the window.
 async fn gather(
     consumer: &dyn QueueConsumer,
     settings: &PollerSettings,
@@ -144,12 +145,15 @@ async fn gather(
     }
     let window_ends = tokio::time::Instant::now() + settings.batch_window;
     while (batch.len() as u32) < settings.batch_size {
-        let left = window_ends.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
+        if tokio::time::Instant::now() >= window_ends {
             break;
         }
         let want = (settings.batch_size - batch.len() as u32).min(10);
-        batch.extend(consumer.receive(want, left.min(RECEIVE_WAIT)).await?);
+        let more = consumer.receive(want, Duration::ZERO).await?;
+        if more.is_empty() {
+            break;
+        }
+        batch.extend(more);
     }
     Ok(batch)
 }
