@@ -7,8 +7,10 @@
 #                   deployed) and the hello-world floor, each under a Lambda Runtime API
 #                   emulator, on moto. LAMBDA_BOOTSTRAPS=<dir> reuses bootstraps already built
 #                   (infra/test.sh passes the ones its Lambda step tested).
-#   2. throughput   concurrent clients against the local server (accepted serve), embedded
-#                   backend and moto: requests/s, latency to 202, time until all finished
+#   2. throughput   connections against the local server (accepted serve) at 1, 8, 32, 64,
+#                   embedded backend and moto: accepted/s, latency to 202, CPU per job,
+#                   completions, a lone job's 202-to-completed, beside an axum hello-world
+#                   and an fdatasync loop on the same machine
 #   3. hot paths    criterion benchmarks of the functions' own work (cargo bench)
 # Starts moto (infra/moto.sh) unless this checkout already runs it; stops what it started.
 set -euo pipefail
@@ -50,15 +52,18 @@ fi
 log "throughput of the local server (embedded backend, then moto)"
 if [[ $quick == 1 ]]; then
   cargo build -q --locked --bin accepted
-  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --jobs 100 --clients 4
-  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --jobs 30 --clients 4 \
-    --backend aws
+  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --clients 4 --seconds 1 \
+    --lone-jobs 3
+  cargo run -q --locked --bin load -- --server "$target/debug/accepted" --clients 4 --seconds 1 \
+    --lone-jobs 2 --no-ceilings --backend aws
 else
   cargo build -q --locked --release --bin accepted
   cargo build -q --locked --release --bin load
-  "$target"/release/load --server "$target"/release/accepted --jobs 2000 --clients 32
-  "$target"/release/load --server "$target"/release/accepted --jobs 500 --clients 32 --job-ms 100
-  "$target"/release/load --server "$target"/release/accepted --jobs 300 --clients 16 --backend aws
+  "$target"/release/load --server "$target"/release/accepted --clients 1,8,32,64 --seconds 5
+  "$target"/release/load --server "$target"/release/accepted --clients 32 --seconds 5 \
+    --job-ms 100 --lone-jobs 0 --no-ceilings
+  "$target"/release/load --server "$target"/release/accepted --clients 16 --seconds 5 \
+    --lone-jobs 5 --no-ceilings --backend aws
 fi
 
 log "hot paths (criterion)"

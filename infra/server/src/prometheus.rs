@@ -4,7 +4,7 @@
 //! [`PrometheusSink`] also adds them up in memory. A count becomes a counter
 //! (`JobsAccepted` → `accepted_jobs_accepted_total`), a duration a histogram in seconds
 //! (`QueueWaitMs` → `accepted_queue_wait_seconds`), and each EMF dimension a label
-//! (`JobType` → `job_type`). The number of label sets is bounded, so a handler that invents
+//! (`JobType` → `job_type`); the EMF namespace (`accepted/<stack>`) is not part of the name. The number of label sets is bounded, so a handler that invents
 //! error codes cannot grow the server's memory: past [`MAX_SERIES`], new ones are counted
 //! under `other`.
 
@@ -20,6 +20,8 @@ use serde_json::Value;
 const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0, 900.0,
 ];
+/// Every metric's name starts with it, whatever the EMF namespace (which names a stack).
+const PREFIX: &str = "accepted";
 /// Label sets kept per metric before new ones fold into `other`.
 pub const MAX_SERIES: usize = 500;
 
@@ -109,7 +111,7 @@ impl MetricSink for PrometheusSink {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for sample in samples {
-            let base = format!("{}_{}", snake_case(namespace), snake_case(sample.name));
+            let base = format!("{PREFIX}_{}", snake_case(sample.name));
             match sample.unit {
                 Unit::Count => {
                     let key = bounded(&series.counters, format!("{base}_total"), &labels);
@@ -210,7 +212,8 @@ mod tests {
     #[test]
     fn counts_become_counters_and_durations_histograms_in_seconds() {
         let (prometheus, emf) = sink();
-        let metrics = Metrics::new("accepted", prometheus.clone());
+        // The stack's EMF namespace does not change the names dashboards refer to.
+        let metrics = Metrics::new("accepted/my-stack", prometheus.clone());
         let demo = [("JobType", "demo.sleep")];
         metrics.record(&demo, &[Sample::count(name::ACCEPTED)]);
         metrics.record(&demo, &[Sample::count(name::ACCEPTED)]);
