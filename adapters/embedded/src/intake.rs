@@ -37,12 +37,10 @@ impl CreateAndEnqueue for EmbeddedIntake {
         let outcome = self
             .queue
             .database()
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(sql)?;
-                let outcome = create_in(&tx, &job, Timestamp::now())?;
+            .write(move |conn| {
+                let outcome = create_in(conn, &job, Timestamp::now())?;
                 if let CreateOutcome::Created(_) = outcome {
-                    insert_message(&tx, &name, &body, &attributes).map_err(sql)?;
-                    tx.commit().map_err(sql)?;
+                    insert_message(conn, &name, &body, &attributes).map_err(sql)?;
                 }
                 Ok::<_, StoreError>(outcome)
             })
@@ -87,7 +85,7 @@ mod tests {
     }
 
     async fn rows(db: &Database, table: &'static str) -> i64 {
-        db.run(move |conn| {
+        db.read(move |conn| {
             conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap()
         })
@@ -127,14 +125,14 @@ mod tests {
     #[tokio::test]
     async fn a_message_that_cannot_be_queued_leaves_no_job_behind() {
         let (db, queue, intake) = setup();
-        db.run(|conn| {
+        db.write(|conn| {
             conn.execute_batch(
                 "CREATE TRIGGER full BEFORE INSERT ON messages
                  BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
             )
-            .unwrap()
         })
         .await
+        .unwrap()
         .unwrap();
         let refused = job("k", "f");
         let outcome = intake

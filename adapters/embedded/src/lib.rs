@@ -2,10 +2,11 @@
 //! semantics of DynamoDB and SQS, for the local server and for tests without an emulator.
 //!
 //! One SQLite file holds jobs, idempotency keys and queue messages, so a job accepted before
-//! a restart is still there, and still queued, after it. Each operation is one SQLite
-//! transaction, which gives the conditional writes the same all-or-nothing outcome as
-//! DynamoDB's; a new job and its queue message share one ([`EmbeddedIntake`]). The conformance suite (`tests/tests/conformance.rs`) runs the same checks here
-//! and on the AWS adapters on moto.
+//! a restart is still there, and still queued, after it. Each write is all-or-nothing (a
+//! savepoint in a group commit, see [`writer`]), which gives the conditional writes the same
+//! outcome as DynamoDB's; a new job and its queue message share one ([`EmbeddedIntake`]).
+//! The conformance suite (`tests/tests/conformance.rs`) runs the same checks here and on the
+//! AWS adapters on moto.
 //!
 //! Known differences from AWS, none of which the API's guarantees depend on: expired items are
 //! removed on the next write of the same key, not by a TTL sweeper; long polling wakes within
@@ -18,8 +19,10 @@ mod queue;
 mod results;
 mod sink;
 mod store;
+mod writer;
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
@@ -31,6 +34,7 @@ pub use queue::{EmbeddedQueue, QueueSettings};
 pub use results::FileResultStore;
 pub use sink::JsonLinesSink;
 pub use store::EmbeddedJobStore;
+use writer::Writer;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
@@ -72,10 +76,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
-/// A SQLite database shared by the embedded store and queues of one process.
+/// A SQLite database shared by the embedded store and queues of one process: one writing
+/// connection that commits concurrent operations together ([`writer`]), and for a file, a
+/// read-only connection that WAL lets read beside it.
 #[derive(Clone)]
 pub struct Database {
-    conn: Arc<Mutex<Connection>>,
+    writer: Writer,
+    reader: Option<Arc<Mutex<Connection>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,39 +113,79 @@ impl Database {
         // WAL: readers do not block the writer; FULL: a committed job survives power loss.
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(|e| failed(&e))?;
-        Self::init(conn).map_err(|e| failed(&e.0))
-    }
-
-    /// A private in-memory database, for tests.
-    pub fn in_memory() -> Result<Self, DatabaseError> {
-        Self::init(Connection::open_in_memory().map_err(|e| DatabaseError(e.to_string()))?)
-    }
-
-    fn init(conn: Connection) -> Result<Self, DatabaseError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| DatabaseError(e.to_string()))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| DatabaseError(e.to_string()))?;
+        init(&conn).map_err(|e| failed(&e))?;
+        let reader = Connection::open(path).map_err(|e| failed(&e))?;
+        reader
+            .execute_batch("PRAGMA query_only = ON;")
+            .map_err(|e| failed(&e))?;
+        init_reader(&reader).map_err(|e| failed(&e))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Writer::start(conn).map_err(|e| failed(&e))?,
+            reader: Some(Arc::new(Mutex::new(reader))),
         })
     }
 
-    /// Runs `f` on the connection off the async runtime's threads. The outer error is the
-    /// blocking task's failure (a panic), not `f`'s.
-    async fn run<T, F>(&self, f: F) -> Result<T, String>
+    /// A private in-memory database, for tests; its reads queue with the writes.
+    pub fn in_memory() -> Result<Self, DatabaseError> {
+        let failed = |e: &dyn std::fmt::Display| DatabaseError(e.to_string());
+        let conn = Connection::open_in_memory().map_err(|e| failed(&e))?;
+        init(&conn).map_err(|e| failed(&e))?;
+        Ok(Self {
+            writer: Writer::start(conn).map_err(|e| failed(&e))?,
+            reader: None,
+        })
+    }
+
+    /// Transactions committed so far (one WAL fsync each): a count tests can assert.
+    pub fn commits(&self) -> u64 {
+        self.writer.counts().commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` in the writer's next batch, keeping its writes when it returns `Ok`; answers
+    /// once they are durable. The outer error is the batch's failure, not `f`'s.
+    async fn write<T, E, F>(&self, f: F) -> Result<Result<T, E>, String>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> T + Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        self.writer.write(f).await
+    }
+
+    /// Runs the read-only `f` on the last committed state, off the async runtime's threads.
+    /// The outer error is the blocking task's failure (a panic), not `f`'s.
+    async fn read<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> T + Send + 'static,
+    {
+        let Some(reader) = &self.reader else {
+            return self
+                .writer
+                .write(move |conn| Ok::<T, std::convert::Infallible>(f(conn)))
+                .await
+                .map(|read| match read {
+                    Ok(value) => value,
+                    Err(never) => match never {},
+                });
+        };
+        let reader = Arc::clone(reader);
         tokio::task::spawn_blocking(move || {
-            let mut guard: MutexGuard<'_, Connection> = conn
+            let guard: MutexGuard<'_, Connection> = reader
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut guard)
+            f(&guard)
         })
         .await
         .map_err(|e| format!("embedded database task failed: {e}"))
     }
+}
+
+fn init(conn: &Connection) -> rusqlite::Result<()> {
+    init_reader(conn)?;
+    conn.execute_batch(SCHEMA)
+}
+
+fn init_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
 }

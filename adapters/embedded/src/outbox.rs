@@ -33,7 +33,7 @@ impl EventOutbox {
         let events: Vec<CloudEvent> = waiting.into_iter().map(|(_, e)| e).collect();
         publisher.publish(&events).await?;
         self.db
-            .run(move |conn| conn.execute("DELETE FROM outbox WHERE seq <= ?1", params![last]))
+            .write(move |conn| conn.execute("DELETE FROM outbox WHERE seq <= ?1", params![last]))
             .await
             .map_err(PublishError)?
             .map_err(|e| PublishError(format!("sqlite: {e}")))?;
@@ -43,7 +43,7 @@ impl EventOutbox {
     /// Events not relayed yet, oldest first.
     pub async fn waiting(&self, limit: usize) -> Result<Vec<(i64, CloudEvent)>, PublishError> {
         self.db
-            .run(
+            .read(
                 move |conn| -> Result<Vec<(i64, CloudEvent)>, PublishError> {
                     let mut stmt = conn
                         .prepare_cached("SELECT seq, event FROM outbox ORDER BY seq LIMIT ?1")

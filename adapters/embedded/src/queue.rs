@@ -95,7 +95,7 @@ impl EmbeddedQueue {
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         let name = self.name.clone();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let now = Timestamp::now().as_millis();
                 conn.query_row(
                     "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0)
@@ -110,13 +110,12 @@ impl EmbeddedQueue {
     }
 
     fn try_receive(
-        conn: &mut Connection,
+        tx: &Connection,
         name: &str,
         dead_letter: Option<&str>,
         settings: &QueueSettings,
         max: u32,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let tx = conn.transaction().map_err(sql)?;
         let now = Timestamp::now();
         let candidates: Vec<(i64, String, String, String, i64, u32)> = {
             let mut stmt = tx
@@ -170,7 +169,6 @@ impl EmbeddedQueue {
                 trace_header: None,
             });
         }
-        tx.commit().map_err(sql)?;
         Ok(received)
     }
 }
@@ -209,7 +207,7 @@ impl JobQueue for EmbeddedQueue {
         let (name, body) = (self.name.clone(), body.to_owned());
         let message_id = self
             .db
-            .run(move |conn| insert_message(conn, &name, &body, &attributes).map_err(sql))
+            .write(move |conn| insert_message(conn, &name, &body, &attributes).map_err(sql))
             .await
             .map_err(QueueError::Unavailable)??;
         self.sent();
@@ -231,7 +229,7 @@ impl QueueConsumer for EmbeddedQueue {
             );
             let got = self
                 .db
-                .run(move |conn| Self::try_receive(conn, &name, dlq.as_deref(), &settings, max))
+                .write(move |conn| Self::try_receive(conn, &name, dlq.as_deref(), &settings, max))
                 .await
                 .map_err(QueueError::Unavailable)??;
             let now = tokio::time::Instant::now();
@@ -249,7 +247,7 @@ impl QueueConsumer for EmbeddedQueue {
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "DELETE FROM messages WHERE queue = ?1 AND receipt_handle = ?2",
                     params![name, handle],
@@ -270,7 +268,7 @@ impl QueueConsumer for EmbeddedQueue {
         let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
         let changed = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 let now = Timestamp::now();
                 conn.execute(
                     "UPDATE messages SET visible_at = ?3

@@ -1,8 +1,8 @@
-//! [`JobStore`] on SQLite. Each operation is one transaction; transitions apply
+//! [`JobStore`] on SQLite. Each write is all-or-nothing (a savepoint in the writer's batch); transitions apply
 //! [`Job::apply`], the reference semantics the DynamoDB adapter's expressions spell out.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Database;
 use accepted_core::events::{self, CloudEvent};
@@ -39,7 +39,7 @@ fn load(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
         .transpose()
 }
 
-fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError> {
+fn save(tx: &Connection, job: &Job, insert: bool) -> Result<(), StoreError> {
     let doc = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if insert {
         tx.execute(
@@ -73,7 +73,7 @@ fn save(tx: &Transaction<'_>, job: &Job, insert: bool) -> Result<(), StoreError>
 
 /// Writes the change's lifecycle event, if it is one, in the change's own transaction: the
 /// event exists exactly when the change does (the transactional outbox).
-fn record_event(tx: &Transaction<'_>, before: Option<&Job>, after: &Job) -> Result<(), StoreError> {
+fn record_event(tx: &Connection, before: Option<&Job>, after: &Job) -> Result<(), StoreError> {
     let Some(event) = CloudEvent::for_change(before, after, events::DEFAULT_SOURCE) else {
         return Ok(());
     };
@@ -83,18 +83,10 @@ fn record_event(tx: &Transaction<'_>, before: Option<&Job>, after: &Job) -> Resu
     Ok(())
 }
 
-fn create(conn: &mut Connection, job: &Job, now: Timestamp) -> Result<CreateOutcome, StoreError> {
-    let tx = conn.transaction().map_err(sql)?;
-    let outcome = create_in(&tx, job, now)?;
-    if let CreateOutcome::Created(_) = outcome {
-        tx.commit().map_err(sql)?;
-    }
-    Ok(outcome)
-}
-
-/// [`JobStore::create`]'s writes in `tx`, which the caller commits when the job is created.
+/// [`JobStore::create`]'s writes on the writer's connection, kept only when the job is created
+/// (a replay writes nothing; a refusal is an `Err`, whose writes the writer discards).
 pub(crate) fn create_in(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     job: &Job,
     now: Timestamp,
 ) -> Result<CreateOutcome, StoreError> {
@@ -188,15 +180,13 @@ fn list(conn: &Connection, query: &JobQuery) -> Result<JobPage, StoreError> {
     Ok(JobPage { jobs, next })
 }
 
-fn transition(conn: &mut Connection, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
-    let tx = conn.transaction().map_err(sql)?;
-    let current = load(&tx, id.as_str())?.ok_or(TransitionError::NotFound)?;
+fn transition(tx: &Connection, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
+    let current = load(tx, id.as_str())?.ok_or(TransitionError::NotFound)?;
     let next = current
         .apply(t)
         .map_err(|_| TransitionError::Conflict(Box::new(current.clone())))?;
-    save(&tx, &next, false)?;
-    record_event(&tx, Some(&current), &next)?;
-    tx.commit().map_err(sql)?;
+    save(tx, &next, false)?;
+    record_event(tx, Some(&current), &next)?;
     Ok(next)
 }
 
@@ -205,7 +195,7 @@ impl JobStore for EmbeddedJobStore {
     async fn create(&self, job: &Job) -> Result<CreateOutcome, StoreError> {
         let job = job.clone();
         self.db
-            .run(move |conn| create(conn, &job, Timestamp::now()))
+            .write(move |conn| create_in(conn, &job, Timestamp::now()))
             .await
             .map_err(StoreError::Unavailable)?
     }
@@ -213,7 +203,7 @@ impl JobStore for EmbeddedJobStore {
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         let id = id.clone();
         self.db
-            .run(move |conn| load(conn, id.as_str()))
+            .read(move |conn| load(conn, id.as_str()))
             .await
             .map_err(StoreError::Unavailable)?
     }
@@ -225,7 +215,7 @@ impl JobStore for EmbeddedJobStore {
     ) -> Result<Option<Job>, StoreError> {
         let (owner, key) = (owner.as_str().to_owned(), key.as_str().to_owned());
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let job_id: Option<String> = conn
                     .query_row(
                         "SELECT job_id FROM idempotency_keys
@@ -250,7 +240,7 @@ impl JobStore for EmbeddedJobStore {
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let mut stmt = conn
                     .prepare(
                         "SELECT doc FROM jobs WHERE status IN ('pending', 'running')
@@ -273,7 +263,7 @@ impl JobStore for EmbeddedJobStore {
     async fn count_unfinished(&self, owner: &Owner, up_to: u32) -> Result<u32, StoreError> {
         let owner = owner.as_str().to_owned();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.query_row(
                     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner = ?1
                      AND status IN ('pending', 'running') LIMIT ?2)",
@@ -289,7 +279,7 @@ impl JobStore for EmbeddedJobStore {
     async fn list(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         let query = query.clone();
         self.db
-            .run(move |conn| list(conn, &query))
+            .read(move |conn| list(conn, &query))
             .await
             .map_err(StoreError::Unavailable)?
     }
@@ -297,7 +287,7 @@ impl JobStore for EmbeddedJobStore {
     async fn transition(&self, id: &JobId, t: &Transition) -> Result<Job, TransitionError> {
         let (id, t) = (id.clone(), t.clone());
         self.db
-            .run(move |conn| transition(conn, &id, &t))
+            .write(move |conn| transition(conn, &id, &t))
             .await
             .map_err(|e| TransitionError::Store(StoreError::Unavailable(e)))?
     }
