@@ -153,7 +153,7 @@ impl AwsClients {
     #[cfg(feature = "s3")]
     pub fn s3(&self) -> aws_sdk_s3::Client {
         let mut config = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.sdk.endpoint_url().is_some());
+            .force_path_style(s3_endpoint_configured(&self.sdk));
         if let Some(counter) = &self.counter {
             config = config.interceptor(counter.clone());
         }
@@ -179,5 +179,102 @@ impl AwsClients {
             config = config.interceptor(counter.clone());
         }
         aws_sdk_eventbridge::Client::from_conf(config.build())
+    }
+}
+
+/// Whether S3 has an endpoint of its own: the global `AWS_ENDPOINT_URL` (or one set in code),
+/// or `AWS_ENDPOINT_URL_S3` / a profile's `endpoint_url` for S3 alone, which the SDK applies
+/// when it builds the S3 client, as it does for every service.
+#[cfg(feature = "s3")]
+fn s3_endpoint_configured(sdk: &aws_config::SdkConfig) -> bool {
+    use aws_types::service_config::ServiceConfigKey;
+    let own = || {
+        let key = ServiceConfigKey::builder()
+            .service_id("S3")
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .ok()?;
+        sdk.service_config()?.load_config(key)
+    };
+    sdk.endpoint_url().is_some() || own().is_some()
+}
+
+#[cfg(all(test, feature = "s3"))]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+    use aws_sdk_s3::presigning::PresigningConfig;
+    use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+
+    use super::*;
+
+    /// A service configuration with one endpoint, `AWS_ENDPOINT_URL_<service>`'s value.
+    #[derive(Debug)]
+    struct OwnEndpoint(&'static str, &'static str);
+
+    impl LoadServiceConfig for OwnEndpoint {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            (key.service_id() == self.0 && key.env() == "AWS_ENDPOINT_URL")
+                .then(|| self.1.to_owned())
+        }
+    }
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+            .build()
+    }
+
+    /// The address the S3 client would send a request for `bucket/key` to.
+    async fn object_uri(sdk: &aws_config::SdkConfig) -> String {
+        let presigned = AwsClients::new(sdk)
+            .s3()
+            .get_object()
+            .bucket("results")
+            .key("job.json")
+            .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+        presigned
+            .uri()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn an_s3_endpoint_of_its_own_gets_path_style_addressing() {
+        let only_s3 = sdk()
+            .into_builder()
+            .service_config(OwnEndpoint("S3", "http://localhost:4566"))
+            .build();
+        assert_eq!(
+            object_uri(&only_s3).await,
+            "http://localhost:4566/results/job.json"
+        );
+
+        let global = sdk()
+            .into_builder()
+            .endpoint_url("http://localhost:5151")
+            .build();
+        assert_eq!(
+            object_uri(&global).await,
+            "http://localhost:5151/results/job.json"
+        );
+
+        // Another service's endpoint leaves S3 on AWS, addressed the way AWS prefers.
+        let only_sqs = sdk()
+            .into_builder()
+            .service_config(OwnEndpoint("SQS", "http://localhost:4566"))
+            .build();
+        assert_eq!(
+            object_uri(&only_sqs).await,
+            "https://results.s3.us-east-1.amazonaws.com/job.json"
+        );
     }
 }
