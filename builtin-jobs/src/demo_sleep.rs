@@ -4,7 +4,8 @@
 //! "result_bytes": B}`. With `result_bytes` the result carries that much padding, to exercise
 //! results too large for the job item.
 //! The first K attempts fail with the given class (default `retryable`); later ones succeed.
-//! It reports progress in tenths of the duration and stops early when cancelled.
+//! It reports progress in tenths of the duration (a zero duration returns at once) and stops
+//! early when cancelled.
 
 use std::time::Duration;
 
@@ -104,7 +105,10 @@ impl JobHandler for DemoSleep {
     async fn run(&self, ctx: &JobContext, input: &Value) -> Result<Value, JobFailure> {
         let plan = Plan::parse(input)
             .map_err(|_| JobFailure::permanent("invalid_input", "input failed validation"))?;
-        for step in 1..=STEPS {
+        // A zero duration does not sleep at all: even a zero-length timer waits for the
+        // timer's next tick, and ten of them would make a trivial job take ten milliseconds.
+        let steps = if plan.duration.is_zero() { 0 } else { STEPS };
+        for step in 1..=steps {
             tokio::select! {
                 () = tokio::time::sleep(plan.duration / STEPS) => {}
                 () = ctx.cancelled() => return Err(JobFailure::cancelled()),
@@ -179,6 +183,16 @@ mod tests {
             .await
             .unwrap_err()
             .is_retryable());
+    }
+
+    #[test]
+    fn a_zero_duration_returns_without_waiting_for_the_timer() {
+        // No timer in this runtime: a sleep, even of zero, would panic.
+        let no_timer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let done = no_timer.block_on(DemoSleep.run(&ctx(1), &json!({"duration_ms": 0})));
+        assert_eq!(done, Ok(json!({"slept_ms": 0, "attempt": 1})));
     }
 
     // Real time: the first tenth of 10 s is 1 s, and the cancel has 9 s to land.

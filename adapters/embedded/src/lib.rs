@@ -181,11 +181,32 @@ impl Database {
     }
 }
 
+/// `conn.execute`, with the statement compiled once per connection and then reused.
+pub(crate) fn execute_cached(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `conn.query_row`, with the statement compiled once per connection and then reused.
+pub(crate) fn query_row_cached<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
+}
+
 fn init(conn: &Connection) -> rusqlite::Result<()> {
     init_reader(conn)?;
     conn.execute_batch(SCHEMA)
 }
 
 fn init_reader(conn: &Connection) -> rusqlite::Result<()> {
+    // Room for every statement the adapters run, so none is compiled twice.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.busy_timeout(std::time::Duration::from_secs(5))
 }

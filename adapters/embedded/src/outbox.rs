@@ -5,7 +5,7 @@
 
 use rusqlite::params;
 
-use super::Database;
+use super::{execute_cached, Database};
 use accepted_core::events::CloudEvent;
 use accepted_core::ports::{EventPublisher, PublishError};
 
@@ -33,7 +33,9 @@ impl EventOutbox {
         let events: Vec<CloudEvent> = waiting.into_iter().map(|(_, e)| e).collect();
         publisher.publish(&events).await?;
         self.db
-            .write(move |conn| conn.execute("DELETE FROM outbox WHERE seq <= ?1", params![last]))
+            .write(move |conn| {
+                execute_cached(conn, "DELETE FROM outbox WHERE seq <= ?1", params![last])
+            })
             .await
             .map_err(PublishError)?
             .map_err(|e| PublishError(format!("sqlite: {e}")))?;

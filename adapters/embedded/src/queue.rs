@@ -12,7 +12,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::Database;
+use super::{execute_cached, query_row_cached, Database};
 use accepted_core::ports::{JobQueue, QueueConsumer, QueueError, ReceivedMessage};
 use accepted_core::time::Timestamp;
 
@@ -97,7 +97,8 @@ impl EmbeddedQueue {
         self.db
             .read(move |conn| {
                 let now = Timestamp::now().as_millis();
-                conn.query_row(
+                query_row_cached(
+                    conn,
                     "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0)
                      FROM messages WHERE queue = ?1",
                     params![name, now],
@@ -119,7 +120,7 @@ impl EmbeddedQueue {
         let now = Timestamp::now();
         let candidates: Vec<(i64, String, String, String, i64, u32)> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT seq, id, body, attributes, sent_at, receive_count FROM messages
                      WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3",
                 )
@@ -142,7 +143,8 @@ impl EmbeddedQueue {
         for (seq, id, body, attributes, sent_at, receive_count) in candidates {
             if let (Some(limit), Some(dlq)) = (settings.max_receive_count, dead_letter) {
                 if receive_count >= limit {
-                    tx.execute(
+                    execute_cached(
+                        tx,
                         "UPDATE messages SET queue = ?2, visible_at = ?3, receipt_handle = NULL
                          WHERE seq = ?1",
                         params![seq, dlq, now.as_millis()],
@@ -153,7 +155,8 @@ impl EmbeddedQueue {
             }
             let handle = format!("{id}#{}", Uuid::new_v4().simple());
             let visible_at = now.plus(settings.visibility_timeout).as_millis();
-            tx.execute(
+            execute_cached(
+                tx,
                 "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?2,
                  receipt_handle = ?3 WHERE seq = ?1",
                 params![seq, visible_at, handle],
@@ -188,7 +191,8 @@ pub(crate) fn insert_message(
     attributes: &str,
 ) -> Result<String, rusqlite::Error> {
     let id = Uuid::new_v4().to_string();
-    conn.execute(
+    execute_cached(
+        conn,
         "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         params![id, name, body, attributes, Timestamp::now().as_millis()],
@@ -248,7 +252,8 @@ impl QueueConsumer for EmbeddedQueue {
         let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
         self.db
             .write(move |conn| {
-                conn.execute(
+                execute_cached(
+                    conn,
                     "DELETE FROM messages WHERE queue = ?1 AND receipt_handle = ?2",
                     params![name, handle],
                 )
@@ -270,7 +275,8 @@ impl QueueConsumer for EmbeddedQueue {
             .db
             .write(move |conn| {
                 let now = Timestamp::now();
-                conn.execute(
+                execute_cached(
+                    conn,
                     "UPDATE messages SET visible_at = ?3
                      WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at > ?4",
                     params![name, handle, now.plus(timeout).as_millis(), now.as_millis()],

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::Database;
+use super::{execute_cached, query_row_cached, Database};
 use accepted_core::events::{self, CloudEvent};
 use accepted_core::ids::{IdempotencyKey, JobId, Owner};
 use accepted_core::job::{Job, Transition};
@@ -29,12 +29,14 @@ pub(crate) fn sql(err: rusqlite::Error) -> StoreError {
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
-    let doc: Option<String> = conn
-        .query_row("SELECT doc FROM jobs WHERE id = ?1", params![id], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(sql)?;
+    let doc: Option<String> = query_row_cached(
+        conn,
+        "SELECT doc FROM jobs WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql)?;
     doc.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(format!("job {id}: {e}"))))
         .transpose()
 }
@@ -42,7 +44,8 @@ fn load(conn: &Connection, id: &str) -> Result<Option<Job>, StoreError> {
 fn save(tx: &Connection, job: &Job, insert: bool) -> Result<(), StoreError> {
     let doc = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if insert {
-        tx.execute(
+        execute_cached(
+            tx,
             "INSERT INTO jobs (id, owner, status, created_at, updated_at, expires_at, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -57,7 +60,8 @@ fn save(tx: &Connection, job: &Job, insert: bool) -> Result<(), StoreError> {
         )
         .map_err(sql)?;
     } else {
-        tx.execute(
+        execute_cached(
+            tx,
             "UPDATE jobs SET doc = ?2, status = ?3, updated_at = ?4 WHERE id = ?1",
             params![
                 job.id.as_str(),
@@ -78,8 +82,7 @@ fn record_event(tx: &Connection, before: Option<&Job>, after: &Job) -> Result<()
         return Ok(());
     };
     let doc = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.execute("INSERT INTO outbox (event) VALUES (?1)", params![doc])
-        .map_err(sql)?;
+    execute_cached(tx, "INSERT INTO outbox (event) VALUES (?1)", params![doc]).map_err(sql)?;
     Ok(())
 }
 
@@ -91,15 +94,15 @@ pub(crate) fn create_in(
     now: Timestamp,
 ) -> Result<CreateOutcome, StoreError> {
     if let Some(key) = &job.idempotency_key {
-        let existing: Option<(String, String, i64)> = tx
-            .query_row(
-                "SELECT job_id, fingerprint, expires_at FROM idempotency_keys
+        let existing: Option<(String, String, i64)> = query_row_cached(
+            tx,
+            "SELECT job_id, fingerprint, expires_at FROM idempotency_keys
                  WHERE owner = ?1 AND key = ?2",
-                params![job.owner.as_str(), key.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(sql)?;
+            params![job.owner.as_str(), key.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(sql)?;
         match existing {
             // Like the DynamoDB condition: a key whose TTL passed is free again.
             Some((job_id, fingerprint, expires_at)) if expires_at >= now.as_secs() => {
@@ -114,7 +117,8 @@ pub(crate) fn create_in(
                 };
             }
             Some(_) => {
-                tx.execute(
+                execute_cached(
+                    tx,
                     "DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
                     params![job.owner.as_str(), key.as_str()],
                 )
@@ -122,7 +126,8 @@ pub(crate) fn create_in(
             }
             None => {}
         }
-        tx.execute(
+        execute_cached(
+            tx,
             "INSERT INTO idempotency_keys (owner, key, job_id, fingerprint, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -216,15 +221,15 @@ impl JobStore for EmbeddedJobStore {
         let (owner, key) = (owner.as_str().to_owned(), key.as_str().to_owned());
         self.db
             .read(move |conn| {
-                let job_id: Option<String> = conn
-                    .query_row(
-                        "SELECT job_id FROM idempotency_keys
+                let job_id: Option<String> = query_row_cached(
+                    conn,
+                    "SELECT job_id FROM idempotency_keys
                          WHERE owner = ?1 AND key = ?2 AND expires_at >= ?3",
-                        params![owner, key, Timestamp::now().as_secs()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
+                    params![owner, key, Timestamp::now().as_secs()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql)?;
                 match job_id {
                     Some(id) => load(conn, &id),
                     None => Ok(None),
@@ -242,7 +247,7 @@ impl JobStore for EmbeddedJobStore {
         self.db
             .read(move |conn| {
                 let mut stmt = conn
-                    .prepare(
+                    .prepare_cached(
                         "SELECT doc FROM jobs WHERE status IN ('pending', 'running')
                          AND updated_at < ?1 ORDER BY updated_at LIMIT ?2",
                     )
@@ -264,7 +269,8 @@ impl JobStore for EmbeddedJobStore {
         let owner = owner.as_str().to_owned();
         self.db
             .read(move |conn| {
-                conn.query_row(
+                query_row_cached(
+                    conn,
                     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE owner = ?1
                      AND status IN ('pending', 'running') LIMIT ?2)",
                     params![owner, up_to],

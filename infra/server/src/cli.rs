@@ -208,8 +208,9 @@ pub struct ServeArgs {
     /// has no more, so a lone job never waits out the window.
     #[arg(long, env = "ACCEPTED_BATCH_WINDOW_MS", default_value_t = 1000)]
     pub batch_window_ms: u64,
-    /// Worker invocations at once (ScalingConfig.MaximumConcurrency).
-    #[arg(long, env = "ACCEPTED_MAX_CONCURRENCY", default_value_t = 2,
+    /// Worker invocations at once (ScalingConfig.MaximumConcurrency; template.yaml's
+    /// WorkerMaxConcurrency, 10 by default).
+    #[arg(long, env = "ACCEPTED_MAX_CONCURRENCY", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_concurrency: u32,
     /// Visibility timeout of the embedded queue, in seconds (the template's JobsQueue: 180).
