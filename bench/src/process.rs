@@ -21,6 +21,16 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
     Ok(Duration::from_nanos(total))
 }
 
+/// Bytes `pid` has handed to `write`-family calls so far (`wchar` of `/proc/<pid>/io`):
+/// what the database's WAL, its checkpoints and the event log cost in writes.
+pub fn written_bytes(pid: u32) -> std::io::Result<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| std::io::Error::other("no wchar in /proc/<pid>/io"))
+}
+
 /// Peak resident set size (`VmHWM`), in bytes.
 pub fn peak_rss(pid: u32) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -47,5 +57,12 @@ mod tests {
         std::hint::black_box(x);
         assert!(cpu_time(pid).unwrap() > before);
         assert!(peak_rss(pid).unwrap() > 1024 * 1024);
+        let written = written_bytes(pid).unwrap();
+        let mut null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        std::io::Write::write_all(&mut null, &[0; 4096]).unwrap();
+        assert!(written_bytes(pid).unwrap() >= written + 4096);
     }
 }

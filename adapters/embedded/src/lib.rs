@@ -17,6 +17,7 @@ mod intake;
 mod outbox;
 mod queue;
 mod results;
+mod schema;
 mod sink;
 mod store;
 mod writer;
@@ -35,46 +36,6 @@ pub use results::FileResultStore;
 pub use sink::JsonLinesSink;
 pub use store::EmbeddedJobStore;
 use writer::Writer;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS jobs (
-    id          TEXT PRIMARY KEY,
-    owner       TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL,
-    expires_at  INTEGER NOT NULL,
-    doc         TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at);
-CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (updated_at) WHERE status IN ('pending', 'running');
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    owner       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    job_id      TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    expires_at  INTEGER NOT NULL,
-    PRIMARY KEY (owner, key)
-);
-CREATE TABLE IF NOT EXISTS messages (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    id             TEXT NOT NULL UNIQUE,
-    queue          TEXT NOT NULL,
-    body           TEXT NOT NULL,
-    attributes     TEXT NOT NULL DEFAULT '{}',  -- JSON object of String attributes
-    sent_at        INTEGER NOT NULL,
-    visible_at     INTEGER NOT NULL,
-    receive_count  INTEGER NOT NULL DEFAULT 0,
-    receipt_handle TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at);
-CREATE INDEX IF NOT EXISTS messages_receipt ON messages (receipt_handle);
--- Lifecycle events written in the transaction of the change they report, until relayed.
-CREATE TABLE IF NOT EXISTS outbox (
-    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
-    event  TEXT NOT NULL                        -- a CloudEvent, JSON
-);
-";
 
 /// A SQLite database shared by the embedded store and queues of one process: one writing
 /// connection that commits concurrent operations together ([`writer`]), and for a file, a
@@ -141,6 +102,12 @@ impl Database {
         self.writer.counts().commits.load(Ordering::Relaxed)
     }
 
+    /// Operations the writer has answered (each write, and each read of an in-memory
+    /// database): divided by [`Database::commits`], how many writes share a commit.
+    pub fn writes(&self) -> u64 {
+        self.writer.counts().operations.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` in the writer's next batch, keeping its writes when it returns `Ok`; answers
     /// once they are durable. The outer error is the batch's failure, not `f`'s.
     async fn write<T, E, F>(&self, f: F) -> Result<Result<T, E>, String>
@@ -202,7 +169,7 @@ pub(crate) fn query_row_cached<T>(
 
 fn init(conn: &Connection) -> rusqlite::Result<()> {
     init_reader(conn)?;
-    conn.execute_batch(SCHEMA)
+    schema::create_or_upgrade(conn)
 }
 
 fn init_reader(conn: &Connection) -> rusqlite::Result<()> {

@@ -153,7 +153,7 @@ impl EmbeddedQueue {
                     continue;
                 }
             }
-            let handle = format!("{id}#{}", Uuid::new_v4().simple());
+            let handle = receipt_handle(seq);
             let visible_at = now.plus(settings.visibility_timeout).as_millis();
             execute_cached(
                 tx,
@@ -174,6 +174,18 @@ impl EmbeddedQueue {
         }
         Ok(received)
     }
+}
+
+/// A new receipt handle for the message in row `seq`: the row, so that deleting by handle
+/// is a primary-key lookup (no index on handles to update at every receive), and a random
+/// part, so that a handle from an earlier receive matches no more.
+fn receipt_handle(seq: i64) -> String {
+    format!("{seq}.{}", Uuid::new_v4().simple())
+}
+
+/// The row a receipt handle names, if it is one of [`receipt_handle`]'s.
+fn handle_seq(receipt_handle: &str) -> Option<i64> {
+    receipt_handle.split_once('.')?.0.parse().ok()
 }
 
 /// String message attributes as the `attributes` column keeps them.
@@ -249,19 +261,22 @@ impl QueueConsumer for EmbeddedQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        // Like SQS, deleting a message that is gone (or a handle that never was) is no error.
+        let Some(seq) = handle_seq(receipt_handle) else {
+            return Ok(());
+        };
         let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
         self.db
             .write(move |conn| {
                 execute_cached(
                     conn,
-                    "DELETE FROM messages WHERE queue = ?1 AND receipt_handle = ?2",
-                    params![name, handle],
+                    "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 AND receipt_handle = ?3",
+                    params![seq, name, handle],
                 )
                 .map_err(sql)
             })
             .await
             .map_err(QueueError::Unavailable)??;
-        // Like SQS, deleting an already deleted message is not an error.
         Ok(())
     }
 
@@ -270,6 +285,7 @@ impl QueueConsumer for EmbeddedQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
+        let seq = handle_seq(receipt_handle).ok_or(QueueError::NotInFlight)?;
         let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
         let changed = self
             .db
@@ -277,9 +293,15 @@ impl QueueConsumer for EmbeddedQueue {
                 let now = Timestamp::now();
                 execute_cached(
                     conn,
-                    "UPDATE messages SET visible_at = ?3
-                     WHERE queue = ?1 AND receipt_handle = ?2 AND visible_at > ?4",
-                    params![name, handle, now.plus(timeout).as_millis(), now.as_millis()],
+                    "UPDATE messages SET visible_at = ?4
+                     WHERE seq = ?1 AND queue = ?2 AND receipt_handle = ?3 AND visible_at > ?5",
+                    params![
+                        seq,
+                        name,
+                        handle,
+                        now.plus(timeout).as_millis(),
+                        now.as_millis()
+                    ],
                 )
                 .map_err(sql)
             })

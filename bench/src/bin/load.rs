@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accepted_bench::http_load::{client, get_text, run_for, HttpClient, MakeRequest};
-use accepted_bench::process::{cpu_time, peak_rss};
+use accepted_bench::process::{cpu_time, peak_rss, written_bytes};
 use accepted_bench::stats::{ms, Samples};
 use clap::{Parser, ValueEnum};
 use http_body_util::Full;
@@ -146,7 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.seconds,
         args.backend.as_str()
     );
-    println!("| connections | accepted/s | 202 p50 | 202 p99 | server CPU per job | completed in window | completed/s to drain | peak RSS |");
+    println!("| connections | accepted/s | 202 p50 | 202 p99 | server CPU per job | completed in window | completed/s to drain | written per job | writes per commit | peak RSS |");
     println!("|---|---|---|---|---|---|---|---|");
     for &clients in &args.clients {
         let server = Server::start(&args, &env).await?;
@@ -195,6 +195,10 @@ struct Level {
     cpu: Duration,
     done_in_window: f64,
     drained: Duration,
+    /// Bytes the server wrote from the first submit until every job had finished.
+    written: u64,
+    /// The embedded database's writes per commit (`/metrics`), when it reports them.
+    writes_per_commit: Option<f64>,
     rss: u64,
 }
 
@@ -203,13 +207,16 @@ impl std::fmt::Display for Level {
         let per_job = self.cpu.as_secs_f64() * 1000.0 / self.accepted.max(1) as f64;
         write!(
             f,
-            "| {} | {:.0} | {} ms | {} ms | {per_job:.3} ms | {:.0} % | {:.0} | {:.1} MiB |",
+            "| {} | {:.0} | {} ms | {} ms | {per_job:.3} ms | {:.0} % | {:.0} | {:.1} KiB | {} | {:.1} MiB |",
             self.clients,
             self.accepted as f64 / self.window.as_secs_f64(),
             ms(self.latencies.percentile(50.0)),
             ms(self.latencies.percentile(99.0)),
             self.done_in_window * 100.0,
             self.accepted as f64 / self.drained.as_secs_f64(),
+            self.written as f64 / 1024.0 / self.accepted.max(1) as f64,
+            self.writes_per_commit
+                .map_or("-".to_owned(), |w| format!("{w:.1}")),
             self.rss as f64 / (1024.0 * 1024.0)
         )
     }
@@ -233,6 +240,7 @@ async fn measure_level(args: &Args, server: &Server, clients: usize) -> Result<L
     });
     let window = Duration::from_secs(args.seconds);
     let cpu_before = cpu_time(server.pid).map_err(|e| e.to_string())?;
+    let written_before = written_bytes(server.pid).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let latencies = run_for(clients, window, 202, make).await?;
     let window = started.elapsed();
@@ -256,8 +264,25 @@ async fn measure_level(args: &Args, server: &Server, clients: usize) -> Result<L
         cpu,
         done_in_window,
         drained: started.elapsed(),
+        written: written_bytes(server.pid)
+            .map_err(|e| e.to_string())?
+            .saturating_sub(written_before),
+        writes_per_commit: writes_per_commit(&http, &server.base).await?,
         rss: peak_rss(server.pid).map_err(|e| e.to_string())?,
     })
+}
+
+/// `accepted_sqlite_writes_total / accepted_sqlite_commits_total`, on the embedded backend.
+async fn writes_per_commit(http: &HttpClient, base: &str) -> Result<Option<f64>, String> {
+    let metrics = get_text(http, &format!("{base}/metrics")).await?;
+    let counter = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    Ok(counter("accepted_sqlite_writes_total")
+        .zip(counter("accepted_sqlite_commits_total"))
+        .map(|(writes, commits)| writes / commits.max(1.0)))
 }
 
 /// Jobs completed or failed so far, from the server's own counters.

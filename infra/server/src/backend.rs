@@ -36,6 +36,8 @@ pub struct Backend {
     pub webhooks: Option<LocalWebhooks>,
     /// The embedded backend's data folder, locked for this process while the backend lives.
     pub data_dir: Option<DataDir>,
+    /// The embedded database, whose writer's counts `/metrics` shows.
+    pub database: Option<Database>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +105,7 @@ pub async fn build(
                 events: Some(events),
                 webhooks: Some(webhooks),
                 results: Some(Arc::new(FileResultStore::new(data_dir.path()))),
-                store: Arc::new(EmbeddedJobStore::new(db)),
+                store: Arc::new(EmbeddedJobStore::new(db.clone())),
                 create_and_enqueue: Some(Arc::new(EmbeddedIntake::new((*queue).clone()))),
                 queue: queue.clone(),
                 consumer: queue,
@@ -113,6 +115,7 @@ pub async fn build(
                 queue_arn: format!("arn:accepted:embedded:local:{EMBEDDED_QUEUE}"),
                 description: format!("embedded (SQLite at {})", path.display()),
                 data_dir: Some(data_dir),
+                database: Some(db),
             })
         }
         BackendKind::Aws => {
@@ -141,6 +144,7 @@ pub async fn build(
                 events: None,
                 webhooks: None,
                 data_dir: None,
+                database: None,
                 results: config.results_bucket.as_ref().map(|bucket| {
                     Arc::new(S3ResultStore::from_sdk_config(&sdk, bucket)) as Arc<dyn ResultStore>
                 }),

@@ -42,8 +42,9 @@ pub struct Api {
     pub status: Status,
     /// What `/readyz` reads.
     pub store: Arc<dyn JobStore>,
-    /// What `/metrics` shows.
+    /// What `/metrics` shows: the functions' metrics, and the embedded database's writes.
     pub metrics: Arc<PrometheusSink>,
+    pub database: Option<accepted_embedded::Database>,
 }
 
 pub fn router(api: Arc<Api>) -> Router {

@@ -178,6 +178,7 @@ pub async fn serve(
         status: status(&backend),
         store: Arc::clone(&backend.store),
         metrics: prometheus,
+        database: backend.database.clone(),
     });
     let mut worker = Worker::new(Arc::clone(&backend.store), registry, &backend.config)
         .with_queue(Arc::clone(&backend.consumer));

@@ -62,6 +62,21 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from(api.metrics.render()))
+        .body(Body::from(
+            api.metrics.render() + &database_metrics(api.database.as_ref()),
+        ))
         .unwrap_or_default()
+}
+
+/// The group commit's effect: writes per commit is `writes_total / commits_total`.
+fn database_metrics(database: Option<&accepted_embedded::Database>) -> String {
+    let Some(db) = database else {
+        return String::new();
+    };
+    format!(
+        "# TYPE accepted_sqlite_commits_total counter\naccepted_sqlite_commits_total {}\n\
+         # TYPE accepted_sqlite_writes_total counter\naccepted_sqlite_writes_total {}\n",
+        db.commits(),
+        db.writes()
+    )
 }

@@ -63,6 +63,18 @@ fn probes_answer_and_metrics_count_what_the_jobs_did() {
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
+    let counter = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} ")));
+        let value = line.and_then(|l| l.rsplit(' ').next()?.parse().ok());
+        value.unwrap_or_else(|| panic!("{name} in:\n{metrics}"))
+    };
+    // Two jobs: two submits, and each one's receive, start, finish and delete at least.
+    let (commits, writes) = (
+        counter("accepted_sqlite_commits_total"),
+        counter("accepted_sqlite_writes_total"),
+    );
+    assert!(writes >= 2 * 5, "{writes} writes");
+    assert!((1..=writes).contains(&commits), "{commits} commits");
     server.stop();
 }
 
