@@ -147,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.backend.as_str()
     );
     println!("| connections | accepted/s | 202 p50 | 202 p99 | server CPU per job | completed in window | completed/s to drain | written per job | writes per commit | peak RSS |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &clients in &args.clients {
         let server = Server::start(&args, &env).await?;
         let level = measure_level(&args, &server, clients).await;
