@@ -5,7 +5,7 @@
 #   infra/moto.sh url     print its URL
 #   infra/moto.sh running exit 0 when the server this script started is running
 # Port: MOTO_PORT (default 5151). Logs: .local/moto.log. MOTO_STATE_DIR (default .local) holds
-# the PID, port and log files, so a second server (infra/dynamodb-local.sh) keeps its own.
+# the PID, port and log files, so a second server (infra/emulators.sh) keeps its own.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 local_dir="$root/.local"

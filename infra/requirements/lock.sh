@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Refreshes the tool locks: every Python venv's hashed requirements (uv pip compile, for
-# CPython 3.11 on x86_64 Linux, the CI machine), the npm tools' package-lock.json, and the
-# integrity of the DynamoDB Local tarball (dynamodb-local.txt).
-# Edit a pin in a *.in file (or infra/node/package.json, or dynamodb-local.txt's package=),
-# run this, commit the locks;
+# CPython 3.11 on x86_64 Linux, the CI machine), the package-lock.json of the npm tools and of
+# fauxqs, and the integrity of the DynamoDB Local tarball (dynamodb-local.txt).
+# Edit a pin in a *.in file (or infra/node/package.json, infra/fauxqs/package.json, or
+# dynamodb-local.txt's package=), run this, commit the locks;
 # infra/setup.sh rebuilds exactly the venvs whose lock changed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,6 +22,9 @@ done
 cd "$root/infra/node"
 npm install --package-lock-only --no-audit --no-fund --silent
 echo "locked infra/node/package-lock.json"
+cd "$root/infra/fauxqs"
+npm install --package-lock-only --no-audit --no-fund --silent
+echo "locked infra/fauxqs/package-lock.json"
 cd "$root/infra/requirements"
 package="$(sed -n 's/^package=//p' dynamodb-local.txt)"
 integrity="$(npm view "$package" dist.integrity)"

@@ -74,6 +74,26 @@ pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
     }
 }
 
+/// The emulator the environment names for `service` (`SQS`, `EVENTBRIDGE`, as in
+/// `AWS_ENDPOINT_URL_<SERVICE>`), as the SDK resolves it: the per-service variable, else the
+/// global one.
+pub fn service_endpoint(service: &str) -> Option<String> {
+    [
+        format!("AWS_ENDPOINT_URL_{service}"),
+        "AWS_ENDPOINT_URL".to_owned(),
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
+}
+
+/// Whether EventBridge and SQS are on one emulator, so the template's rules can deliver to the
+/// stack's queues. An emulator delivers only to its own queues: with SQS elsewhere
+/// (`AWS_ENDPOINT_URL_SQS` alone) the route from the bus to the webhook queue cannot exist,
+/// and the tests that need it say so and stop.
+pub fn rules_reach_the_queues() -> bool {
+    service_endpoint("EVENTBRIDGE") == service_endpoint("SQS")
+}
+
 impl TestStack {
     /// A fresh stack with the built-in job types.
     pub async fn new() -> Self {

@@ -1,6 +1,6 @@
 //! The ports of both backends side by side, for the conformance suites: the embedded adapters
 //! (SQLite) and the AWS adapters (DynamoDB and SQS on the emulators the environment names:
-//! moto, or DynamoDB Local beside it in CI's `dynamodb local` step; and once more with
+//! moto, or DynamoDB Local and fauxqs beside it in CI's `second emulators` step; and once more with
 //! DynamoDB's answers stripped as dynalite strips them). A behaviour that differs is a bug in the
 //! embedded one: the AWS services are the reference.
 

@@ -1,4 +1,4 @@
-//! Stand-ins for what AWS runs around the `events` function, on moto: the DynamoDB stream
+//! Stand-ins for what AWS runs around the `events` function, on the emulator: the DynamoDB stream
 //! event source mapping (read the table's stream, hand its records over as a Lambda event)
 //! and a subscriber (an EventBridge rule on the bus with an SQS queue as its target).
 
@@ -109,6 +109,21 @@ fn lambda_record(record: &Record) -> Value {
     })
 }
 
+/// An SQS client for the emulator that holds the event bus. The subscriber's queue is the
+/// test's probe, not part of the stack, and an emulator delivers only to its own queues: with
+/// SQS on another emulator (`AWS_ENDPOINT_URL_SQS`, infra/emulators.sh --fauxqs) the probe
+/// stays beside EventBridge.
+fn sqs_beside_the_bus(t: &TestStack) -> aws_sdk_sqs::Client {
+    match crate::service_endpoint("EVENTBRIDGE") {
+        Some(url) => aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&t.sdk)
+                .endpoint_url(url)
+                .build(),
+        ),
+        None => t.sqs.clone(),
+    }
+}
+
 /// How long [`Subscriber::received`] waits for a delivery that may still be on its way.
 pub const DELIVERY_QUIET: Duration = Duration::from_millis(500);
 
@@ -125,8 +140,8 @@ impl Subscriber {
             .require_event_bus()
             .expect("EVENT_BUS_NAME from the template");
         let name = format!("{}-subscriber", t.stack.prefix);
-        let queue_url = t
-            .sqs
+        let sqs = sqs_beside_the_bus(t);
+        let queue_url = sqs
             .create_queue()
             .queue_name(&name)
             .send()
@@ -135,8 +150,7 @@ impl Subscriber {
             .queue_url
             .expect("a url");
         // The emulator's own account id (moto's and LocalStack's differ).
-        let queue_arn = t
-            .sqs
+        let queue_arn = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
@@ -172,10 +186,7 @@ impl Subscriber {
             .send()
             .await
             .expect("target");
-        Self {
-            sqs: t.sqs.clone(),
-            queue_url,
-        }
+        Self { sqs, queue_url }
     }
 
     /// The CloudEvents delivered so far (each an EventBridge event's `detail`). EventBridge

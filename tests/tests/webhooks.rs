@@ -110,6 +110,19 @@ async fn run_and_publish(t: &TestStack, bodies: &[Value]) -> Vec<String> {
     ids
 }
 
+/// True, and says why, when the template's rule from the bus to the webhook queue cannot
+/// exist on this mix of emulators ([`accepted_tests::rules_reach_the_queues`]).
+fn no_route_from_the_bus() -> bool {
+    let missing = !accepted_tests::rules_reach_the_queues();
+    if missing {
+        eprintln!(
+            "skipped: EventBridge and SQS are on different emulators, so the bus's rule \
+             cannot deliver to the webhook queue"
+        );
+    }
+    missing
+}
+
 /// The events function, once over everything on the table's stream.
 async fn publish(t: &TestStack) {
     let publisher = Publisher {
@@ -201,6 +214,9 @@ async fn dead_letter_reasons(t: &TestStack, rig: &Rig) -> Vec<String> {
 
 #[tokio::test]
 async fn a_finished_jobs_owner_receives_one_signed_webhook_per_terminal_state() {
+    if no_route_from_the_bus() {
+        return;
+    }
     let t = stack().await;
     let rig = rig(&t, &[]).await;
     let receiver = Receiver::start().await;
@@ -465,6 +481,9 @@ impl CapturedLogs {
 /// lifecycle events, the webhook, and every log line any of them wrote about the job.
 #[tokio::test]
 async fn one_correlation_id_follows_a_job_through_every_hop() {
+    if no_route_from_the_bus() {
+        return;
+    }
     const TRACE: &str =
         "Root=1-6740f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
     const CID: &str = "order-17-checkout";
