@@ -20,6 +20,7 @@ pub mod events;
 pub mod fingerprint;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod idempotency_header;
 pub mod inbound;
 pub mod job;
 pub mod limits;

@@ -64,6 +64,10 @@ pub enum StoreError {
     /// The owner already used this idempotency key for a different request.
     #[error("idempotency key already used with a different request")]
     KeyReused,
+    /// Another request with this idempotency key is being written right now; once it is,
+    /// this one replays its job.
+    #[error("another request with this idempotency key is in progress")]
+    KeyInProgress,
     /// The backend could not be reached or throttled us; retrying may succeed.
     #[error("job store unavailable: {0}")]
     Unavailable(String),
@@ -150,14 +154,21 @@ pub enum QueueError {
 /// messages it cannot act on (the dead-letter queue).
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    /// Sends `body` with String message attributes; returns the message id.
-    async fn send_raw(&self, body: &str, attributes: &[(&str, &str)])
-        -> Result<String, QueueError>;
+    /// Sends `body` with String message attributes, in the fair-queue `group` when there is
+    /// one (the tenant it is for: on SQS, the `MessageGroupId` of a fair queue, so one
+    /// tenant's burst does not delay the others); returns the message id.
+    async fn send_raw(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        group: Option<&str>,
+    ) -> Result<String, QueueError>;
 
-    /// Sends a run reference, its correlation id also as the `correlation_id` attribute.
-    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
+    /// Sends a run reference for a job of `owner`, in the owner's fair-queue group, its
+    /// correlation id also as the `correlation_id` attribute.
+    async fn send(&self, message: &JobMessage, owner: &Owner) -> Result<(), QueueError> {
         let attributes = [(CORRELATION_ATTRIBUTE, message.correlation_id.as_str())];
-        self.send_raw(&message.encode(), &attributes)
+        self.send_raw(&message.encode(), &attributes, Some(owner.as_str()))
             .await
             .map(|_| ())
     }

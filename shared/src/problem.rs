@@ -28,6 +28,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// A request with the same key is still being written (IETF Idempotency-Key draft: 409).
+    #[error("a request with this Idempotency-Key is still in progress; retry it shortly")]
+    IdempotencyKeyInProgress { retry_after_secs: u64 },
     /// `actual` is unknown when a body with no declared length was cut off at the limit.
     #[error("{}", too_large(.actual, .limit))]
     PayloadTooLarge { actual: Option<usize>, limit: usize },
@@ -102,7 +105,9 @@ impl ApiError {
             Self::RequestTimeout { .. } => 408,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge { .. } => 431,
-            Self::JobFinished(_) | Self::ResultNotAvailable { .. } => 409,
+            Self::JobFinished(_)
+            | Self::ResultNotAvailable { .. }
+            | Self::IdempotencyKeyInProgress { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Validation(_) | Self::IdempotencyKeyReused => 422,
@@ -126,6 +131,10 @@ impl ApiError {
             Self::ResultNotAvailable { .. } => ("result-not-available", "Result not available"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
+            Self::IdempotencyKeyInProgress { .. } => (
+                "idempotency-key-in-progress",
+                "Request with this idempotency key in progress",
+            ),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             Self::RequestTimeout { .. } => ("request-timeout", "Request timeout"),
             Self::MalformedRequest(_) => ("malformed-request", "Malformed request"),
@@ -148,6 +157,7 @@ impl ApiError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::Unavailable { retry_after_secs }
+            | Self::IdempotencyKeyInProgress { retry_after_secs }
             | Self::TooManyUnfinishedJobs {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),

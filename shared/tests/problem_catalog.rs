@@ -20,6 +20,9 @@ fn every_variant() -> Vec<ApiError> {
         },
         ApiError::Validation(Vec::new()),
         ApiError::IdempotencyKeyReused,
+        ApiError::IdempotencyKeyInProgress {
+            retry_after_secs: 1,
+        },
         ApiError::PayloadTooLarge {
             actual: None,
             limit: 1,
@@ -62,6 +65,7 @@ fn every_variant() -> Vec<ApiError> {
             | ApiError::InvalidHeader { .. }
             | ApiError::Validation(_)
             | ApiError::IdempotencyKeyReused
+            | ApiError::IdempotencyKeyInProgress { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::UnsupportedMediaType(_)
             | ApiError::InvalidParameter { .. }

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use accepted_core::events::CloudEvent;
 use accepted_core::{
-    CreateOutcome, EventPublisher, IdempotencyKey, Job, JobId, JobMessage, JobPage, JobQuery,
-    JobQueue, JobStatus, JobStore, Owner, PublishError, QueueError, StoreError, Timestamp,
-    Transition, TransitionError,
+    CreateOutcome, EventPublisher, IdempotencyKey, Job, JobId, JobPage, JobQuery, JobQueue,
+    JobStatus, JobStore, Owner, PublishError, QueueError, StoreError, Timestamp, Transition,
+    TransitionError,
 };
 use async_trait::async_trait;
 
@@ -232,28 +232,19 @@ impl JobQueue for FaultyQueue {
         &self,
         body: &str,
         attributes: &[(&str, &str)],
+        group: Option<&str>,
     ) -> Result<String, QueueError> {
         if self.faults.strikes("send", Strike::Before) {
             return Err(QueueError::Unavailable("injected fault: send".into()));
         }
-        let id = self.inner.send_raw(body, attributes).await?;
+        let id = self.inner.send_raw(body, attributes, group).await?;
         if self.duplicate_every_send {
-            self.inner.send_raw(body, attributes).await?;
+            self.inner.send_raw(body, attributes, group).await?;
         }
         if self.faults.strikes("send", Strike::After) {
             return Err(QueueError::Unavailable("injected fault: send".into()));
         }
         Ok(id)
-    }
-
-    async fn send(&self, message: &JobMessage) -> Result<(), QueueError> {
-        let attributes = [(
-            accepted_core::message::CORRELATION_ATTRIBUTE,
-            message.correlation_id.as_str(),
-        )];
-        self.send_raw(&message.encode(), &attributes)
-            .await
-            .map(|_| ())
     }
 }
 

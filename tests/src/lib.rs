@@ -29,6 +29,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+pub mod conflicts;
 pub mod contract;
 pub mod faults;
 pub mod lambda_emulator;

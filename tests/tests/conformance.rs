@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::{
-    CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, QueueError, StoreError,
-    Timestamp, Transition, TransitionError,
+    CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, Owner, QueueError,
+    StoreError, Timestamp, Transition, TransitionError,
 };
 use accepted_embedded::QueueSettings;
 use accepted_tests::conformance;
@@ -397,10 +397,15 @@ fn message() -> JobMessage {
     JobMessage::new(accepted_core::JobId::generate(), CorrelationId::generate())
 }
 
+/// The tenant the conformance suite's messages are sent for.
+fn owner() -> Owner {
+    Owner::parse("tenant-a").expect("an owner")
+}
+
 async fn a_received_message_is_hidden_until_deleted_or_released(p: Ports) {
     let (a, b) = (message(), message());
-    p.queue.send(&a).await.unwrap();
-    p.queue.send(&b).await.unwrap();
+    p.queue.send(&a, &owner()).await.unwrap();
+    p.queue.send(&b, &owner()).await.unwrap();
     let got = p.consumer.receive(10, Duration::ZERO).await.unwrap();
     assert_eq!(got.len(), 2);
     let first = got.iter().find(|m| m.body == a.encode()).expect("a");
@@ -433,7 +438,7 @@ async fn a_received_message_is_hidden_until_deleted_or_released(p: Ports) {
 }
 
 async fn visibility_timeouts_expire(p: Ports) {
-    p.queue.send(&message()).await.unwrap();
+    p.queue.send(&message(), &owner()).await.unwrap();
     let got = p.consumer.receive(1, Duration::ZERO).await.unwrap();
     p.consumer
         .change_visibility(&got[0].receipt_handle, Duration::from_secs(1))
@@ -461,7 +466,7 @@ async fn visibility_timeouts_expire(p: Ports) {
 
 async fn a_message_received_too_often_moves_to_the_dead_letter_queue(p: Ports) {
     let msg = message();
-    p.queue.send(&msg).await.unwrap();
+    p.queue.send(&msg, &owner()).await.unwrap();
     for receive in 1..=p.max_receive_count {
         let got = p.consumer.receive(1, Duration::ZERO).await.unwrap();
         assert_eq!(got.len(), 1, "receive {receive}");
@@ -484,8 +489,11 @@ async fn a_message_received_too_often_moves_to_the_dead_letter_queue(p: Ports) {
 
 async fn batches_hold_at_most_ten_and_lose_nothing(p: Ports) {
     let sent: Vec<JobMessage> = (0..12).map(|_| message()).collect();
-    for m in &sent {
-        p.queue.send(m).await.unwrap();
+    // Two tenants' fair-queue groups: neither loses a message.
+    let other = Owner::parse("tenant-b").expect("an owner");
+    for (i, m) in sent.iter().enumerate() {
+        let tenant = if i % 3 == 0 { other.clone() } else { owner() };
+        p.queue.send(m, &tenant).await.unwrap();
     }
     let mut bodies = Vec::new();
     for _ in 0..10 {
@@ -517,7 +525,7 @@ async fn a_waiting_receive_returns_a_message_sent_meanwhile(p: Ports) {
     let sent = msg.clone();
     let sender = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        queue.send(&sent).await.unwrap();
+        queue.send(&sent, &owner()).await.unwrap();
     });
     let got = p.consumer.receive(1, Duration::from_secs(3)).await.unwrap();
     sender.await.unwrap();

@@ -21,7 +21,10 @@ async fn dead_letter(
     body: &str,
     attributes: &[(&str, &str)],
 ) -> aws_lambda_events::event::sqs::SqsMessage {
-    t.dead_letters.send_raw(body, attributes).await.unwrap();
+    t.dead_letters
+        .send_raw(body, attributes, None)
+        .await
+        .unwrap();
     let received = t.receive(&t.dead_letters, 1).await;
     sqs_event(&received, &t.dlq_url).records.remove(0)
 }

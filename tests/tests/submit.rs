@@ -1,6 +1,16 @@
 //! `POST /jobs` against DynamoDB and SQS on the emulator: acceptance, idempotency, bad input.
 
+use std::sync::{Arc, Mutex};
+
+use accepted_aws::{DynamoJobStore, SqsJobQueue};
+use accepted_tests::conflicts::KeyAlwaysInProgress;
 use accepted_tests::{header, TestStack};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{json, Value};
 
 fn sleep_job(ms: u64) -> Value {
@@ -60,6 +70,71 @@ async fn generates_a_correlation_id_when_the_clients_is_missing_or_unsafe() {
     assert_eq!(header(&res, "x-correlation-id").map(str::len), Some(36));
 }
 
+/// The `MessageGroupId` of every `SendMessage` a client sent, read on the wire.
+#[derive(Debug, Clone, Default)]
+struct SentGroups(Arc<Mutex<Vec<Option<String>>>>);
+
+impl Intercept for SentGroups {
+    fn name(&self) -> &'static str {
+        "SentGroups"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == "SendMessage")
+        {
+            let body: Value =
+                serde_json::from_slice(context.request().body().bytes().unwrap_or_default())?;
+            let group = body["MessageGroupId"].as_str().map(str::to_owned);
+            self.0.lock().expect("not poisoned").push(group);
+        }
+        Ok(())
+    }
+}
+
+/// SQS fair queues: each job message carries its owner as `MessageGroupId`, so one tenant's
+/// burst does not hold back the others' jobs.
+#[tokio::test]
+async fn a_jobs_message_is_in_its_owners_fair_queue_group() {
+    let mut t = TestStack::new().await;
+    let sent = SentGroups::default();
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&t.sdk)
+            .interceptor(sent.clone())
+            .build(),
+    );
+    t.submit.queue = Arc::new(SqsJobQueue::new(sqs, &t.queue_url));
+    let (res, job) = t.post_job(&sleep_job(1), &[]).await;
+    assert_eq!(res.status(), 202, "{job}");
+    // No authorizer in the test stack: every caller is the anonymous owner.
+    assert_eq!(*sent.0.lock().unwrap(), [Some("anonymous".to_owned())]);
+
+    // moto keeps the group and hands it to the consumer, as SQS does. (fauxqs 2.4.1 takes a
+    // group on a standard queue but does not keep it.)
+    if accepted_tests::service_endpoint("SQS") != std::env::var("AWS_ENDPOINT_URL").ok() {
+        return;
+    }
+    let out = t
+        .sqs
+        .receive_message()
+        .queue_url(&t.queue_url)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .expect("receive");
+    let message = &out.messages()[0];
+    let group = message
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId));
+    assert_eq!(group.map(String::as_str), Some("anonymous"));
+}
+
 #[tokio::test]
 async fn an_idempotent_replay_returns_the_same_job_and_sends_nothing() {
     let t = TestStack::new().await;
@@ -79,6 +154,74 @@ async fn an_idempotent_replay_returns_the_same_job_and_sends_nothing() {
     assert_eq!(header(&second, "idempotent-replayed"), Some("true"));
     assert_eq!(second_body["id"], first_body["id"]);
     assert_eq!(t.receive(&t.consumer, 10).await.len(), 1);
+    assert_eq!(
+        t.item_count().await,
+        2,
+        "one job and one idempotency record"
+    );
+}
+
+/// IETF draft-09 sends the key as a structured-field string; Stripe-style clients send it
+/// bare. Either way it is one key.
+#[tokio::test]
+async fn a_quoted_key_and_the_same_key_bare_are_one_key() {
+    let t = TestStack::new().await;
+    let (first, first_body) = t
+        .post_job(&sleep_job(5), &[("idempotency-key", "\"order-44\"")])
+        .await;
+    assert_eq!(first.status(), 202, "{first_body}");
+    assert_eq!(header(&first, "idempotent-replayed"), None);
+    for replay in ["order-44", " \"order-44\" "] {
+        let (res, body) = t
+            .post_job(&sleep_job(5), &[("idempotency-key", replay)])
+            .await;
+        assert_eq!(res.status(), 202, "{replay}: {body}");
+        assert_eq!(
+            header(&res, "idempotent-replayed"),
+            Some("true"),
+            "{replay}"
+        );
+        assert_eq!(body["id"], first_body["id"], "{replay}");
+    }
+    // An escaped quote is part of the key: not the same key.
+    let (res, body) = t
+        .post_job(&sleep_job(5), &[("idempotency-key", r#""order-44\"""#)])
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_ne!(body["id"], first_body["id"]);
+    assert_eq!(t.receive(&t.consumer, 10).await.len(), 2);
+}
+
+/// DynamoDB cancels a transaction that meets another in progress on the same item
+/// (`TransactionConflict`): another request with the same key is being written. Past its
+/// retries, submit answers as the draft asks, `409` with `Retry-After`, never `503`.
+#[tokio::test]
+async fn a_key_another_request_is_still_writing_is_409_and_the_retry_replays() {
+    let mut t = TestStack::new().await;
+    let conflicting = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&t.sdk)
+            .interceptor(KeyAlwaysInProgress)
+            .build(),
+    );
+    let store = Arc::new(DynamoJobStore::new(conflicting, &t.config.table_name));
+    let honest = std::mem::replace(&mut t.submit.store, store);
+    let key = [("idempotency-key", "\"order-45\"")];
+    let (res, body) = t.post_job(&sleep_job(5), &key).await;
+    assert_eq!(res.status(), 409, "{body}");
+    assert_eq!(body["type"], "/problems/idempotency-key-in-progress");
+    assert_eq!(header(&res, "retry-after"), Some("1"));
+    assert_eq!(
+        t.queue_depth(&t.queue_url).await,
+        (0, 0),
+        "nothing is queued for a request that was not accepted"
+    );
+
+    // The transaction that was in the way committed (here: the first attempt itself), so the
+    // retry replays its job.
+    t.submit.store = honest;
+    let (res, replayed) = t.post_job(&sleep_job(5), &key).await;
+    assert_eq!(res.status(), 202, "{replayed}");
+    assert_eq!(header(&res, "idempotent-replayed"), Some("true"));
     assert_eq!(
         t.item_count().await,
         2,
@@ -249,6 +392,20 @@ async fn every_class_of_bad_input_is_a_problem_and_writes_nothing() {
             "an idempotency key that is not ASCII",
             sleep_job(1).to_string().into_bytes(),
             vec![json_ct, ("idempotency-key", "clé")],
+            400,
+            "invalid-header",
+        ),
+        (
+            "an idempotency key quoted but not closed",
+            sleep_job(1).to_string().into_bytes(),
+            vec![json_ct, ("idempotency-key", "\"order-1")],
+            400,
+            "invalid-header",
+        ),
+        (
+            "an idempotency key with parameters",
+            sleep_job(1).to_string().into_bytes(),
+            vec![json_ct, ("idempotency-key", "\"order-1\";v=2")],
             400,
             "invalid-header",
         ),

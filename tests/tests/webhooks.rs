@@ -169,7 +169,7 @@ async fn enqueue_event(rig: &Rig, callback_url: &str, owner: &str) -> CloudEvent
         .expect("a completed job");
     let event = CloudEvent::for_job(JobEventKind::Completed, &done, DEFAULT_SOURCE);
     rig.queue
-        .send_raw(&serde_json::to_string(&event).unwrap(), &[])
+        .send_raw(&serde_json::to_string(&event).unwrap(), &[], None)
         .await
         .expect("send");
     event
@@ -404,7 +404,7 @@ async fn a_slow_receiver_times_out_and_unreadable_messages_are_set_aside() {
     // Far longer than the timeout, so the cut is unmistakable on a loaded machine too.
     slow.then(Answer::status(200).after(Duration::from_secs(20)));
     enqueue_event(&rig, &slow.url("/h"), "o").await;
-    rig.queue.send_raw("{not json", &[]).await.unwrap();
+    rig.queue.send_raw("{not json", &[], None).await.unwrap();
     let started = Instant::now();
     poll(&t, &rig).await;
     assert!(

@@ -449,7 +449,10 @@ async fn a_job_of_a_type_this_worker_does_not_know_fails_at_once() {
     );
     t.store.create(&job).await.unwrap();
     t.consumer
-        .send(&JobMessage::new(job.id.clone(), job.correlation_id.clone()))
+        .send(
+            &JobMessage::new(job.id.clone(), job.correlation_id.clone()),
+            &job.owner,
+        )
         .await
         .unwrap();
     let response = t.poll_worker_once().await.expect("a batch");

@@ -109,15 +109,16 @@ impl DynamoJobStore {
             let conflicted = reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"));
-            if !conflicted || attempt == CREATE_ATTEMPTS {
+            if !conflicted {
                 return Err(unavailable(&err));
             }
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
+            if attempt < CREATE_ATTEMPTS {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
         }
-        Err(StoreError::Unavailable(
-            "transaction kept conflicting".into(),
-        ))
+        // Only a request with the same key touches the key's item: it is still writing.
+        Err(StoreError::KeyInProgress)
     }
 
     /// The key is taken: the same request replays its job, another request is refused.

@@ -214,10 +214,13 @@ pub(crate) fn insert_message(
 
 #[async_trait]
 impl JobQueue for EmbeddedQueue {
+    /// The fair-queue group is not kept: one local server serves one team, and its queue
+    /// hands out messages oldest first.
     async fn send_raw(
         &self,
         body: &str,
         attributes: &[(&str, &str)],
+        _group: Option<&str>,
     ) -> Result<String, QueueError> {
         let attributes = encode_attributes(attributes)?;
         let (name, body) = (self.name.clone(), body.to_owned());

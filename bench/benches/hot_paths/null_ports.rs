@@ -47,7 +47,12 @@ pub struct NullQueue;
 
 #[async_trait]
 impl JobQueue for NullQueue {
-    async fn send_raw(&self, _: &str, _: &[(&str, &str)]) -> Result<String, QueueError> {
+    async fn send_raw(
+        &self,
+        _: &str,
+        _: &[(&str, &str)],
+        _: Option<&str>,
+    ) -> Result<String, QueueError> {
         Ok("null".to_owned())
     }
 }

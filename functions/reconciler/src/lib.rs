@@ -115,7 +115,7 @@ pub async fn sweep(reconciler: &Reconciler, now: Timestamp) -> Result<Sweep, Sto
             continue;
         }
         let message = JobMessage::new(job.id.clone(), job.correlation_id.clone());
-        match reconciler.queue.send(&message).await {
+        match reconciler.queue.send(&message, &job.owner).await {
             Ok(()) => {
                 info!(job_id = %job.id, correlation_id = %job.correlation_id,
                       status = job.status.as_str(), idle_s = now.since(job.updated_at).as_secs(),

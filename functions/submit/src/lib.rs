@@ -16,6 +16,7 @@ use accepted_core::http::{
     correlation_of, header_str, json_response, problem_response, request_id_of, set_header,
     IDEMPOTENCY_HEADER, REPLAYED_HEADER,
 };
+use accepted_core::idempotency_header::{parse_key_header, KeyHeaderError};
 use accepted_core::metrics::{name, Metrics, Sample};
 use accepted_core::request::parse_submit;
 use accepted_core::view::{job_path, JobView};
@@ -36,6 +37,9 @@ pub use lambda::{run, with_declared};
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 /// What a client at its cap on unfinished jobs should wait before submitting again.
 const CAP_RETRY_AFTER_SECS: u64 = 5;
+/// When to retry a request whose key another request is still writing: that write takes
+/// milliseconds, so the retry replays its job.
+const KEY_IN_PROGRESS_RETRY_AFTER_SECS: u64 = 1;
 
 /// The submit handler's dependencies, built once per cold start.
 pub struct Submit {
@@ -148,9 +152,10 @@ pub async fn handle(submit: &Submit, req: Request) -> Response<Body> {
     .await
 }
 
-/// The request's key, if it sent one. A key that is not text (`clé` is sent as bytes no
-/// header may carry as text) or sent twice is refused, never ignored: a key the server did
-/// not read would make a retry a second job.
+/// The request's key, if it sent one: a structured-field string (`"abc"`) or a bare key
+/// (`abc`), the same key either way ([`parse_key_header`]). A key that is not text (`clé`
+/// is sent as bytes no header may carry as text), malformed, or sent twice is refused, never
+/// ignored: a key the server did not read would make a retry a second job.
 fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
     let mut values = req.headers().get_all(IDEMPOTENCY_HEADER).iter();
     let Some(first) = values.next() else {
@@ -162,15 +167,14 @@ fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
             reason: "must be sent once",
         });
     }
-    first
+    let refused = |error: KeyHeaderError| ApiError::InvalidHeader {
+        header: "Idempotency-Key",
+        reason: error.reason(),
+    };
+    let text = first
         .to_str()
-        .ok()
-        .and_then(IdempotencyKey::parse)
-        .map(Some)
-        .ok_or(ApiError::InvalidHeader {
-            header: "Idempotency-Key",
-            reason: "must be 1 to 255 visible ASCII characters",
-        })
+        .map_err(|_| refused(KeyHeaderError::Alphabet))?;
+    parse_key_header(text).map(Some).map_err(refused)
 }
 
 async fn accept(
@@ -306,19 +310,26 @@ async fn create_and_enqueue(submit: &Submit, job: &Job) -> Result<CreateOutcome,
 
 async fn enqueue(submit: &Submit, job: &Job) -> Result<(), ApiError> {
     let message = JobMessage::new(job.id.clone(), job.correlation_id.clone());
-    submit.queue.send(&message).await.map_err(|err| {
-        // The job is stored but not queued. A replay of this request (same key) after
-        // `REENQUEUE_AFTER_SECONDS` enqueues it again.
-        error!(error = %err, "job stored but not enqueued");
-        ApiError::Unavailable {
-            retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
-        }
-    })
+    submit
+        .queue
+        .send(&message, &job.owner)
+        .await
+        .map_err(|err| {
+            // The job is stored but not queued. A replay of this request (same key) after
+            // `REENQUEUE_AFTER_SECONDS` enqueues it again.
+            error!(error = %err, "job stored but not enqueued");
+            ApiError::Unavailable {
+                retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+            }
+        })
 }
 
 fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::KeyReused => ApiError::IdempotencyKeyReused,
+        StoreError::KeyInProgress => ApiError::IdempotencyKeyInProgress {
+            retry_after_secs: KEY_IN_PROGRESS_RETRY_AFTER_SECS,
+        },
         StoreError::Unavailable(detail) => {
             error!(error = %detail, "job store unavailable");
             ApiError::Unavailable {

@@ -264,7 +264,7 @@ async fn set_aside(
         (SOURCE_MESSAGE_ID, source_id.as_str()),
     ];
     let body = message.body.as_deref().unwrap_or_default();
-    match dead_letters.send_raw(body, &attributes).await {
+    match dead_letters.send_raw(body, &attributes, None).await {
         Ok(_) => {
             warn!(message_id = %source_id, reason, "webhook set aside on the dead-letter queue");
             Step::Done("dead_lettered")

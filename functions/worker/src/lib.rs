@@ -182,7 +182,7 @@ async fn set_aside(
         attributes.push((CORRELATION_ATTRIBUTE, cid.as_str()));
     }
     let body = message.body.as_deref().unwrap_or_default();
-    match dead_letters.send_raw(body, &attributes).await {
+    match dead_letters.send_raw(body, &attributes, None).await {
         Ok(_) => {
             warn!(message_id = %source_id, reason, "message set aside on the dead-letter queue");
             Outcome::Done("dead_lettered")

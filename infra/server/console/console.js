@@ -267,8 +267,9 @@ async function submitJob(event) {
   const button = $("submit-button");
   button.disabled = true;
   try {
+    // The key as the IETF draft sends it: a structured-field string.
     const { res, doc } = await api("POST", "/jobs", {
-      body: request, extra: { "idempotency-key": newKey() },
+      body: request, extra: { "idempotency-key": `"${newKey()}"` },
     });
     if (res.status !== 202) {
       problem.textContent = describeProblem(res.status, doc);

@@ -298,5 +298,6 @@ async fn a_submit_retried_after_a_server_error_reuses_its_idempotency_key() {
         .await
         .unwrap();
     assert_eq!(submitted.job.id, "6f1c2a3e-8d4b-4f5a-9b7c-0d1e2f3a4b5c");
-    assert_eq!(*keys.lock().unwrap(), ["cli-key-1", "cli-key-1"]);
+    // Sent both times, as the IETF draft's structured-field string.
+    assert_eq!(*keys.lock().unwrap(), ["\"cli-key-1\"", "\"cli-key-1\""]);
 }

@@ -35,7 +35,7 @@ impl EventPublisher for WebhookRoute {
         for event in events.iter().filter(|e| Self::matches(e)) {
             let body = serde_json::to_string(event).map_err(|e| PublishError(e.to_string()))?;
             self.queue
-                .send_raw(&body, &[])
+                .send_raw(&body, &[], None)
                 .await
                 .map_err(|e| PublishError(e.to_string()))?;
         }

@@ -13,7 +13,8 @@ mod transport;
 
 use std::time::Duration;
 
-use accepted_core::JobStatus;
+use accepted_core::idempotency_header::key_header_value;
+use accepted_core::{IdempotencyKey, JobStatus};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
@@ -184,17 +185,24 @@ impl ApiClient {
         self
     }
 
+    /// Submits `request` with `idempotency_key`, sent as the IETF draft's structured-field
+    /// string.
     pub async fn submit(
         &self,
         request: &Value,
         idempotency_key: &str,
     ) -> Result<Submitted, ClientError> {
         let body = serde_json::to_vec(request).map_err(|e| ClientError::Usage(e.to_string()))?;
+        let key = IdempotencyKey::parse(idempotency_key).ok_or_else(|| {
+            ClientError::Usage(format!(
+                "idempotency key {idempotency_key:?}: must be 1 to 255 visible ASCII characters"
+            ))
+        })?;
         let headers = [
             (hyper::header::CONTENT_TYPE, "application/json".to_owned()),
             (
                 HeaderName::from_static("idempotency-key"),
-                idempotency_key.to_owned(),
+                key_header_value(&key),
             ),
         ];
         let answer = self
@@ -371,7 +379,7 @@ impl ApiClient {
             let sent = self.transport.send(&method, url, &values, &body).await;
             attempt += 1;
             let retry_after = match &sent {
-                Ok(answer) if !retryable(answer.status) => return sent,
+                Ok(answer) if !retryable(answer) => return sent,
                 Ok(answer) => answer.retry_after(),
                 Err(_) => None,
             };
@@ -384,8 +392,17 @@ impl ApiClient {
     }
 }
 
-fn retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+/// Throttling, server errors, and a submit whose key another request is still writing (the
+/// retry then replays that request's job).
+fn retryable(answer: &Answer) -> bool {
+    let status = answer.status;
+    let key_in_progress = || {
+        serde_json::from_slice::<ProblemReport>(&answer.body)
+            .is_ok_and(|p| p.problem_type == "/problems/idempotency-key-in-progress")
+    };
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+        || (status == StatusCode::CONFLICT && key_in_progress())
 }
 
 /// A job id as one path segment: ids are UUIDs, and anything that could change the path is

@@ -76,13 +76,32 @@ fn retry_after_is_read_in_seconds_or_as_a_date() {
 }
 
 #[test]
-fn retries_are_for_throttling_and_server_errors_only() {
+fn retries_are_for_throttling_server_errors_and_a_key_in_progress_only() {
+    let problem = |slug: &str| format!(r#"{{"type": "/problems/{slug}", "status": 409}}"#);
     for code in [429, 500, 502, 503, 504] {
-        assert!(retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        assert!(
+            retryable(&answer(code, "application/problem+json", "")),
+            "{code}"
+        );
     }
     for code in [200, 202, 304, 400, 401, 403, 404, 409, 413, 422] {
-        assert!(!retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        assert!(
+            !retryable(&answer(code, "application/problem+json", "")),
+            "{code}"
+        );
     }
+    let in_progress = problem("idempotency-key-in-progress");
+    assert!(retryable(&answer(
+        409,
+        "application/problem+json",
+        &in_progress
+    )));
+    let finished = problem("job-finished");
+    assert!(!retryable(&answer(
+        409,
+        "application/problem+json",
+        &finished
+    )));
 }
 
 #[test]
