@@ -111,11 +111,14 @@ impl Workload {
                 function("worker", 1.0 / batch),
                 // Three stream records (insert, start, finish) in batches of up to 100.
                 function("events", 3.0 / 100.0),
+                // The job's dispatch check, ten to a batch (one GetItem each, nothing sent).
+                function("reconciler", 1.0 / DISPATCH_CHECK_BATCH),
             ],
             wru: HAPPY_PATH_WRU,
-            rru: HAPPY_PATH_RRU,
-            // SendMessage, and the event source mapping's receive and batch delete.
-            sqs_requests: 1.0 + 2.0 / batch,
+            rru: HAPPY_PATH_RRU + DISPATCH_CHECK_RRU,
+            // SendMessage, and the event source mapping's receive and batch delete; the
+            // dispatch check's share of a SendMessageBatch, a receive and a batch delete.
+            sqs_requests: 1.0 + 2.0 / batch + 3.0 / DISPATCH_CHECK_BATCH,
             events: 3.0,
             // Each invocation that starts a trace (submit, status, the stream's) is sampled
             // at the default rule's 5 % under load; the worker continues submit's trace.
@@ -157,6 +160,10 @@ pub const RETENTION_DAYS: f64 = 7.0;
 /// (1), `by_owner` (1) and moves it in `unfinished` (2); the finish writes the item (1),
 /// `by_owner` (1) and leaves both sparse indexes (2).
 pub const HAPPY_PATH_WRU: f64 = 7.0 + 4.0 + 4.0;
+/// Dispatch checks per `SendMessageBatch` and per reconciler invocation.
+pub const DISPATCH_CHECK_BATCH: f64 = 10.0;
+/// The check reads its job with one strongly consistent `GetItem` (items under 4 KB).
+pub const DISPATCH_CHECK_RRU: f64 = 1.0;
 /// The cap's count on a keys-only index (0.5, eventually consistent) and one strongly
 /// consistent `GetItem` (1).
 pub const HAPPY_PATH_RRU: f64 = 1.5;

@@ -20,6 +20,11 @@ pub struct Config {
     pub queue_url: Option<String>,
     pub dead_letter_queue_url: Option<String>,
     pub event_bus: Option<String>,
+    /// Where the stream consumer schedules each accepted job's dispatch check; `None` turns
+    /// the checks off (the reconciler's sweep remains).
+    pub dispatch_check_queue_url: Option<String>,
+    /// How long after a job is accepted its dispatch check looks whether it started.
+    pub dispatch_check_delay: Duration,
     pub results_bucket: Option<String>,
     pub result_inline_max_bytes: usize,
     pub result_url_ttl: Duration,
@@ -112,6 +117,14 @@ impl Config {
             queue_url: lookup("JOBS_QUEUE_URL"),
             dead_letter_queue_url: lookup("JOBS_DLQ_URL"),
             event_bus: lookup("EVENT_BUS_NAME"),
+            dispatch_check_queue_url: lookup("DISPATCH_CHECK_QUEUE_URL"),
+            // SQS delays a message at most 15 minutes.
+            dispatch_check_delay: Duration::from_secs(number(
+                "DISPATCH_CHECK_DELAY_SECONDS",
+                60,
+                0,
+                900,
+            )?),
             results_bucket: lookup("RESULTS_BUCKET"),
             result_inline_max_bytes: number("RESULT_INLINE_MAX_BYTES", 65_536, 1_024, 100 * 1024)?
                 as usize,

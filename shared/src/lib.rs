@@ -44,8 +44,8 @@ pub use ids::{CorrelationId, IdempotencyKey, JobId, Owner};
 pub use job::{Job, JobError, JobStatus, NewJob, Progress, ResultRef, Transition};
 pub use message::JobMessage;
 pub use ports::{
-    CreateAndEnqueue, CreateOutcome, EventPublisher, JobPage, JobQuery, JobQueue, JobStore,
-    ListPosition, PublishError, QueueConsumer, QueueError, ReceivedMessage, ResultLink,
+    CreateAndEnqueue, CreateOutcome, DispatchChecks, EventPublisher, JobPage, JobQuery, JobQueue,
+    JobStore, ListPosition, PublishError, QueueConsumer, QueueError, ReceivedMessage, ResultLink,
     ResultStore, ResultStoreError, StoreError, TransitionError,
 };
 pub use problem::{ApiError, FieldError, Problem};

@@ -174,6 +174,17 @@ pub trait JobQueue: Send + Sync {
     }
 }
 
+/// Schedules the dispatch check of jobs just stored: each check reaches the reconciler after
+/// a fixed delay, and enqueues its job again if the job has not started by then. So a job
+/// whose message was never sent (its `submit` died between the write and the send) waits for
+/// that delay, not for the reconciler's sweep.
+#[async_trait]
+pub trait DispatchChecks: Send + Sync {
+    /// Schedules one check per run reference, all or none: an error means some may not be
+    /// scheduled, and the caller schedules them all again (a duplicate check is harmless).
+    async fn schedule(&self, jobs: &[(JobMessage, Owner)]) -> Result<(), QueueError>;
+}
+
 /// A message as a consumer receives it (the fields of an SQS record the worker uses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {

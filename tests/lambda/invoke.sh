@@ -184,6 +184,16 @@ res = json.load(open(sys.argv[1]))
 assert res == {"examined": 0, "reenqueued": 0, "expired": 0, "cancelled": 0, "skipped": 0, "errors": 0}, res
 PY
 
+step "reconciler: a dispatch-check batch is told from the schedule; nothing to enqueue"
+invoke reconciler events/dispatch-check-batch.json >"$work/checks.out"
+py "$work/checks.out" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+# A partial batch response, not a sweep report: a missing job and an unreadable check are
+# both dropped, and neither comes back.
+assert res == {"batchItemFailures": []}, res
+PY
+
 step "redrive: the operator script moves dead letters back to the jobs queue"
 py "$queue_url" "$dlq_url" <<'PY'
 import sys, boto3

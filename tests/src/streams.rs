@@ -78,6 +78,33 @@ impl StreamReader {
     }
 }
 
+/// The `events` function once over everything on the table's stream, as deployed: events to
+/// the stack's bus, each new job's dispatch check to the stack's dispatch-check queue.
+pub async fn run_events_function(t: &TestStack) {
+    let checks_url = t
+        .config
+        .dispatch_check_queue_url
+        .as_deref()
+        .expect("the template sets DISPATCH_CHECK_QUEUE_URL");
+    let publisher = accepted_events::Publisher {
+        publisher: std::sync::Arc::new(accepted_aws::EventBridgePublisher::from_sdk_config(
+            &t.sdk,
+            t.config.require_event_bus().expect("EVENT_BUS_NAME"),
+        )),
+        source: t.config.event_source.clone(),
+        dispatch_checks: Some(std::sync::Arc::new(
+            accepted_aws::SqsDispatchChecks::from_sdk_config(
+                &t.sdk,
+                checks_url,
+                t.config.dispatch_check_delay,
+            ),
+        )),
+    };
+    let stream = StreamReader::new(t).await.all().await;
+    let response = accepted_events::handle_records(&publisher, stream).await;
+    assert!(response.batch_item_failures.is_empty());
+}
+
 /// A stream record as Lambda delivers it (the same document, in JSON).
 fn lambda_record(record: &Record) -> Value {
     let change = record.dynamodb().expect("a change");

@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use accepted_aws::EventBridgePublisher;
+use std::sync::Mutex;
+
 use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
-use accepted_core::EventPublisher;
+use accepted_core::{DispatchChecks, EventPublisher, JobMessage, Owner, QueueError};
 use accepted_events::{handle_records, Publisher};
 use accepted_tests::faults::{FlakyPublisher, Strike};
 use accepted_tests::streams::{StreamReader, Subscriber};
@@ -60,6 +62,7 @@ async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
     let publisher = Publisher {
         publisher: bus_publisher(&t),
         source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: None,
     };
     let stream = StreamReader::new(&t).await.all().await;
     assert!(
@@ -142,6 +145,7 @@ async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
     let publisher = Publisher {
         publisher: Arc::new(FlakyPublisher::new(bus_publisher(&t), 1, Strike::Before)),
         source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: None,
     };
     let failed = handle_records(&publisher, stream.clone()).await;
     assert_eq!(failed.batch_item_failures.len(), 1);
@@ -169,4 +173,63 @@ async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
     for id in &ids {
         assert_eq!(types_of(&events, id).len(), 6);
     }
+}
+
+/// Remembers the jobs it was asked to check; refuses the first `refusals` calls.
+#[derive(Default)]
+struct RecordedChecks {
+    scheduled: Mutex<Vec<String>>,
+    refusals: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl DispatchChecks for RecordedChecks {
+    async fn schedule(&self, jobs: &[(JobMessage, Owner)]) -> Result<(), QueueError> {
+        let mut refusals = self.refusals.lock().unwrap();
+        if *refusals > 0 {
+            *refusals -= 1;
+            return Err(QueueError::Unavailable("injected".into()));
+        }
+        let mut scheduled = self.scheduled.lock().unwrap();
+        scheduled.extend(jobs.iter().map(|(m, _)| m.job_id.to_string()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_stored_job_gets_one_dispatch_check_and_a_failed_one_is_retried() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    let plain = submit(&t, body.clone(), None).await;
+    let keyed = submit(&t, body.clone(), Some("key-1")).await;
+    assert_eq!(submit(&t, body, Some("key-1")).await, keyed, "a replay");
+    t.drain(5).await;
+    let stream = StreamReader::new(&t).await.all().await;
+
+    // The first scheduling fails: the batch resumes at the first record of its group.
+    let checks = Arc::new(RecordedChecks {
+        refusals: Mutex::new(1),
+        ..RecordedChecks::default()
+    });
+    let publisher = Publisher {
+        publisher: bus_publisher(&t),
+        source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: Some(checks.clone()),
+    };
+    let failed = handle_records(&publisher, stream.clone()).await;
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    assert_eq!(
+        failed.batch_item_failures[0].item_identifier.as_deref(),
+        stream.records[0].change.sequence_number.as_deref()
+    );
+    assert!(checks.scheduled.lock().unwrap().is_empty());
+
+    let resume = failed.batch_item_failures[0]
+        .item_identifier
+        .clone()
+        .unwrap();
+    let retried = handle_records(&publisher, from_sequence(&stream, &resume)).await;
+    assert!(retried.batch_item_failures.is_empty());
+    // Starts, completions and the replay wrote no new job: two jobs, two checks.
+    assert_eq!(*checks.scheduled.lock().unwrap(), [plain, keyed]);
 }

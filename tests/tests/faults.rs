@@ -86,9 +86,12 @@ struct Plan {
     /// Batches during which every store and queue call fails (the backend is down), before
     /// the plan's own rates apply again.
     outage_batches: usize,
+    /// Whether `settle` may run the reconciler's sweep when the queue is quiet.
+    sweeps: bool,
 }
 
-const OVERRIDES: [(&str, &str); 4] = [
+const OVERRIDES: [(&str, &str); 5] = [
+    ("DISPATCH_CHECK_DELAY_SECONDS", "0"),
     ("LEASE_SECONDS", "1"),
     ("RETRY_BASE_MS", "1"),
     ("RETRY_CAP_MS", "5"),
@@ -225,7 +228,11 @@ async fn settle(rig: &Rig, plan: &Plan, jobs: &[JobId]) -> Vec<accepted_core::Jo
             }
             // Quiet queue, unfinished jobs (their leases running out, or their messages lost):
             // once a second, let the reconciler see them as stale.
-            if last_sweep.elapsed() >= Duration::from_secs(1) {
+            assert!(
+                plan.sweeps || round < 1_000,
+                "jobs left unfinished, and this plan runs no sweep"
+            );
+            if plan.sweeps && last_sweep.elapsed() >= Duration::from_secs(1) {
                 let later = Timestamp::now().plus(rig.config.stale_after + Duration::from_secs(1));
                 let _ = sweep(&rig.reconciler, later).await;
                 last_sweep = std::time::Instant::now();
@@ -313,6 +320,7 @@ fn plan(store_faults: Arc<Faults>, queue_faults: Arc<Faults>, duplicate_every_se
         queue_faults,
         duplicate_every_send,
         outage_batches: 0,
+        sweeps: true,
     }
 }
 
@@ -372,4 +380,86 @@ on_both_backends! {
         Faults::new(0.05, Strike::Either, 6, |_| true),
         true,
     ));
+}
+
+/// `submit` dies between storing a job and sending its message, and its client never tries
+/// again, so no replay enqueues the job: only its dispatch check can. With the sweep never
+/// run, every stored job still finishes. (The embedded backend has no such gap: the job and
+/// its message are one transaction.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_a_crash_between_the_write_and_the_send_waits_only_for_the_dispatch_check() {
+    let plan = Plan {
+        sweeps: false,
+        ..plan(
+            Faults::none(),
+            Faults::new(0.3, Strike::Before, 9, |op| op == "send"),
+            false,
+        )
+    };
+    let rig = rig(Backend::Moto, &plan).await;
+    let stack = rig._stack.as_ref().expect("moto");
+    let mut answered = 0;
+    for i in 0..40 {
+        let body = json!({"type": "test.effect", "input": {"n": i}}).to_string();
+        let req = accepted_tests::request(
+            Method::POST,
+            "/jobs",
+            body.as_bytes(),
+            &[("content-type", "application/json")],
+            None,
+        );
+        let res = accepted_submit::handle(&rig.submit, req).await;
+        match res.status().as_u16() {
+            202 => answered += 1,
+            status => assert_eq!(status, 503),
+        }
+    }
+    assert!(
+        answered < 40,
+        "some sends failed: {answered} of 40 answered"
+    );
+
+    // What AWS runs around the stack: the stream's consumer schedules a check per stored job,
+    // and the reconciler's event source hands the checks over. They are due at once here,
+    // before the worker ran: the jobs that did get their message get a second one, as in a
+    // backlog longer than the delay, which must change nothing.
+    accepted_tests::streams::run_events_function(stack).await;
+    let checks_url = stack.config.dispatch_check_queue_url.as_deref().unwrap();
+    let checks_queue = accepted_aws::SqsJobQueue::from_sdk_config(&stack.sdk, checks_url);
+    let checker = Reconciler::new(
+        rig.store.clone(),
+        Arc::new(stack.consumer.clone()),
+        &rig.config,
+    );
+    let mut stored = Vec::new();
+    loop {
+        let checks = checks_queue.receive(10, Duration::ZERO).await.unwrap();
+        if checks.is_empty() {
+            break;
+        }
+        let response =
+            accepted_reconciler::check_dispatch(&checker, sqs_event(&checks, "checks")).await;
+        assert!(response.batch_item_failures.is_empty());
+        for check in &checks {
+            let reference = accepted_core::JobMessage::decode(&check.body).unwrap();
+            stored.push(reference.job_id);
+            checks_queue.delete(&check.receipt_handle).await.unwrap();
+        }
+    }
+    assert_eq!(
+        stored.len(),
+        40,
+        "every submit stored its job before its send failed"
+    );
+
+    let states = settle(&rig, &plan, &stored).await;
+    assert!(states.iter().all(|j| j.status == JobStatus::Completed));
+    assert!(states.iter().all(|j| j.attempts == 1), "each started once");
+    let runs = rig.effects.runs.lock().unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|id| runs.get(id.as_str()).map(Vec::len) == Some(1)),
+        "each side effect ran once"
+    );
 }

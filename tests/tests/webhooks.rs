@@ -131,6 +131,7 @@ async fn publish(t: &TestStack) {
             t.config.require_event_bus().expect("bus"),
         )),
         source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: None,
     };
     let stream = StreamReader::new(t).await.all().await;
     let response = handle_records(&publisher, stream).await;

@@ -1,5 +1,6 @@
 //! Adapters of the ports on AWS: DynamoDB for the [`JobStore`](accepted_core::ports::JobStore), SQS
-//! for the [`JobQueue`](accepted_core::ports::JobQueue), EventBridge for the
+//! for the [`JobQueue`](accepted_core::ports::JobQueue) and the
+//! [`DispatchChecks`](accepted_core::ports::DispatchChecks), EventBridge for the
 //! [`EventPublisher`](accepted_core::ports::EventPublisher) (feature `eventbridge`), S3 for results
 //! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`), Lambda for
 //! the targets of declared job types (feature `lambda`).
@@ -9,6 +10,7 @@
 //! code change.
 
 mod calls;
+mod dispatch_checks;
 mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
@@ -22,6 +24,7 @@ mod secrets;
 mod sqs;
 
 pub use calls::{AwsClients, CallCounter, CallCounts};
+pub use dispatch_checks::SqsDispatchChecks;
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;

@@ -1,10 +1,11 @@
-//! The Lambda entry point of the lifecycle event publisher (DynamoDB stream → EventBridge): a deployment's `main` is
+//! The Lambda entry point of the lifecycle event publisher (DynamoDB stream → EventBridge, and
+//! each new job's dispatch check): a deployment's `main` is
 //! `accepted_events::run().await`.
 
 use std::sync::Arc;
 
-use accepted_aws::{load_lambda_config, EventBridgePublisher};
-use accepted_core::{logging, Config};
+use accepted_aws::{load_lambda_config, EventBridgePublisher, SqsDispatchChecks};
+use accepted_core::{logging, Config, DispatchChecks};
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -17,9 +18,17 @@ pub async fn run() -> Result<(), Error> {
     let config = Config::from_env()?;
     let bus = config.require_event_bus()?.to_owned();
     let aws = load_lambda_config().await;
+    let dispatch_checks = config.dispatch_check_queue_url.as_ref().map(|url| {
+        Arc::new(SqsDispatchChecks::from_sdk_config(
+            &aws,
+            url,
+            config.dispatch_check_delay,
+        )) as Arc<dyn DispatchChecks>
+    });
     let publisher = Arc::new(Publisher {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),
         source: config.event_source.clone(),
+        dispatch_checks,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let publisher = Arc::clone(&publisher);

@@ -8,6 +8,10 @@
 //! already published are published again with the same ids. Records that are not job items,
 //! or not state changes (heartbeats, progress), publish nothing; a record that cannot be
 //! decoded is logged and skipped, so it never blocks the stream.
+//!
+//! The stream also sees every job the moment it is stored, whoever stored it, so this is
+//! where each new job's dispatch check is scheduled ([`DispatchChecks`]): if `submit` died
+//! between storing the job and sending its message, the check enqueues it a minute later.
 
 mod lambda;
 pub use lambda::run;
@@ -16,7 +20,10 @@ use std::sync::Arc;
 
 use accepted_aws::item::{self, decode_job, Item};
 use accepted_core::events::CloudEvent;
-use accepted_core::{EventPublisher, Job, StoreError};
+use accepted_core::{
+    DispatchChecks, EventPublisher, Job, JobMessage, JobStatus, Owner, PublishError, QueueError,
+    StoreError,
+};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use tracing::{error, info, warn};
@@ -25,52 +32,82 @@ pub struct Publisher {
     pub publisher: Arc<dyn EventPublisher>,
     /// The events' `source`.
     pub source: String,
+    /// Where each job just stored gets its dispatch check, when the deployment has them.
+    pub dispatch_checks: Option<Arc<dyn DispatchChecks>>,
 }
 
-/// What one stream record says, once decoded.
-#[derive(Debug)]
-enum Decoded {
-    Event(Box<CloudEvent>),
-    Nothing,
+/// What one stream record asks for, once decoded.
+#[derive(Debug, Default)]
+struct Work {
+    event: Option<CloudEvent>,
+    /// A job just stored: its run reference, to check on later.
+    check: Option<(JobMessage, Owner)>,
 }
 
+/// Records are handled in order, up to ten at a time: their events published, then their
+/// dispatch checks scheduled. A failure names the first record of its group, and Lambda
+/// retries from there; what the group had done already is done again with the same ids.
 pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    let mut batch: Vec<(String, CloudEvent)> = Vec::new();
+    let mut batch: Vec<(String, Work)> = Vec::new();
     for record in &event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
         match decode(record, &publisher.source) {
-            Ok(Decoded::Event(event)) => batch.push((sequence, *event)),
-            Ok(Decoded::Nothing) => {}
+            Ok(work) if work.event.is_some() || work.check.is_some() => {
+                batch.push((sequence, work))
+            }
+            Ok(_) => {}
             Err(err) => {
                 error!(sequence, error = %err, "stream record skipped: undecodable job item")
             }
         }
     }
-    // In order, so that a failure can name the first record not published.
     for chunk in batch.chunks(10) {
-        let events: Vec<CloudEvent> = chunk.iter().map(|(_, e)| e.clone()).collect();
-        match publisher.publisher.publish(&events).await {
-            Ok(()) => {
-                for event in &events {
-                    info!(event_id = %event.id, event_type = %event.event_type,
-                          job_id = %event.subject, correlation_id = %event.correlationid,
-                          "event published");
-                }
-            }
-            Err(err) => {
-                warn!(error = %err, "event publication failed; the stream retries from here");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(chunk[0].0.clone());
-                response.batch_item_failures.push(failure);
-                break;
-            }
+        if let Err(err) = handle_chunk(publisher, chunk).await {
+            warn!(error = %err, "stream records not handled; the stream retries from here");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(chunk[0].0.clone());
+            response.batch_item_failures.push(failure);
+            break;
         }
     }
     response
 }
 
-fn decode(record: &EventRecord, source: &str) -> Result<Decoded, StoreError> {
+#[derive(Debug, thiserror::Error)]
+enum ChunkError {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("dispatch checks not scheduled: {0}")]
+    Checks(#[from] QueueError),
+}
+
+async fn handle_chunk(publisher: &Publisher, chunk: &[(String, Work)]) -> Result<(), ChunkError> {
+    let events: Vec<CloudEvent> = chunk.iter().filter_map(|(_, w)| w.event.clone()).collect();
+    if !events.is_empty() {
+        publisher.publisher.publish(&events).await?;
+        for event in &events {
+            info!(event_id = %event.id, event_type = %event.event_type,
+                  job_id = %event.subject, correlation_id = %event.correlationid,
+                  "event published");
+        }
+    }
+    let Some(dispatch_checks) = &publisher.dispatch_checks else {
+        return Ok(());
+    };
+    let checks: Vec<(JobMessage, Owner)> =
+        chunk.iter().filter_map(|(_, w)| w.check.clone()).collect();
+    if !checks.is_empty() {
+        dispatch_checks.schedule(&checks).await?;
+        for (message, _) in &checks {
+            info!(job_id = %message.job_id, correlation_id = %message.correlation_id,
+                  "dispatch check scheduled");
+        }
+    }
+    Ok(())
+}
+
+fn decode(record: &EventRecord, source: &str) -> Result<Work, StoreError> {
     let keys: Item = record.change.keys.clone().into();
     let is_job = keys
         .get(item::PK)
@@ -78,7 +115,7 @@ fn decode(record: &EventRecord, source: &str) -> Result<Decoded, StoreError> {
         .is_some_and(|pk| pk.starts_with("JOB#"));
     // REMOVE is TTL expiry (or an operator), not a state change.
     if !is_job || record.event_name == "REMOVE" {
-        return Ok(Decoded::Nothing);
+        return Ok(Work::default());
     }
     let image = |item: &serde_dynamo::Item| -> Result<Option<Job>, StoreError> {
         let item: Item = item.clone().into();
@@ -88,13 +125,17 @@ fn decode(record: &EventRecord, source: &str) -> Result<Decoded, StoreError> {
         decode_job(&item).map(Some)
     };
     let Some(after) = image(&record.change.new_image)? else {
-        return Ok(Decoded::Nothing);
+        return Ok(Work::default());
     };
     let before = image(&record.change.old_image)?;
-    Ok(
-        match CloudEvent::for_change(before.as_ref(), &after, source) {
-            Some(event) => Decoded::Event(Box::new(event)),
-            None => Decoded::Nothing,
-        },
-    )
+    let check = (before.is_none() && after.status == JobStatus::Pending).then(|| {
+        (
+            JobMessage::new(after.id.clone(), after.correlation_id.clone()),
+            after.owner.clone(),
+        )
+    });
+    Ok(Work {
+        event: CloudEvent::for_change(before.as_ref(), &after, source),
+        check,
+    })
 }

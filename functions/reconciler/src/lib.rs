@@ -11,8 +11,13 @@
 //!   on how long any job may stay unfinished;
 //! * otherwise enqueues it again. A duplicate message is harmless: a job only starts from
 //!   `pending`, or from `running` once the dead attempt's lease expired.
+//!
+//! The sweep is the backstop. A job whose `submit` died between the write and the send is
+//! found sooner, by its dispatch check ([`checks`]), which this function also consumes.
 
+pub mod checks;
 mod lambda;
+pub use checks::{check_dispatch, Checked};
 pub use lambda::run;
 
 use std::sync::Arc;
