@@ -14,6 +14,7 @@ mod dispatch_checks;
 mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
+pub mod http_client;
 pub mod item;
 #[cfg(feature = "lambda")]
 mod lambda;
@@ -39,7 +40,10 @@ pub use sqs::SqsJobQueue;
 /// Loads the AWS configuration from the standard chain (environment, profile files, SSO, web
 /// identity, container and instance metadata): for the local server and tools.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client::shared())
+        .load()
+        .await
 }
 
 /// Loads the AWS configuration of a Lambda function, once, at cold start.
@@ -58,6 +62,7 @@ pub async fn load_lambda_config() -> aws_config::SdkConfig {
         return load_config().await;
     }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client::shared())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .region(EnvironmentVariableRegionProvider::new())
         .load()
