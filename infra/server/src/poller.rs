@@ -93,10 +93,16 @@ pub async fn run(
             p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.changed() => break,
         };
-        let batch = tokio::select! {
-            b = gather(consumer.as_ref(), &settings) => b,
-            _ = shutdown.changed() => break,
-        };
+        // Not raced against the shutdown: a receive dropped mid-way would leave the messages
+        // it took hidden for the whole visibility timeout. It returns within RECEIVE_WAIT
+        // plus the batching window; what it gathered after a shutdown is given back.
+        let batch = gather(consumer.as_ref(), &settings).await;
+        if *shutdown.borrow() {
+            if let Ok(batch) = &batch {
+                release(consumer.as_ref(), batch).await;
+            }
+            break;
+        }
         let batch = match batch {
             Ok(b) if b.is_empty() => continue,
             Ok(b) => b,
@@ -158,6 +164,24 @@ async fn gather(
     Ok(batch)
 }
 
+/// Makes `batch` visible again at once, for the next start (or another poller).
+async fn release(consumer: &dyn QueueConsumer, batch: &[ReceivedMessage]) {
+    for message in batch {
+        if let Err(e) = consumer
+            .change_visibility(&message.receipt_handle, Duration::ZERO)
+            .await
+        {
+            warn!(message_id = %message.message_id, error = %e, "could not give back a message at shutdown");
+        }
+    }
+    if !batch.is_empty() {
+        info!(
+            messages = batch.len(),
+            "shutting down: messages received for a new batch given back"
+        );
+    }
+}
+
 async fn invoke(
     consumer: &dyn QueueConsumer,
     function: &dyn BatchFunction,
@@ -181,5 +205,81 @@ async fn invoke(
         if let Err(e) = consumer.delete(&message.receipt_handle).await {
             warn!(message_id = %message.message_id, error = %e, "could not delete a processed message");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accepted_core::JobQueue;
+    use accepted_embedded::{Database, EmbeddedQueue, QueueSettings};
+
+    /// Counts invocations; never reached in the shutdown test.
+    struct Never;
+
+    #[async_trait]
+    impl BatchFunction for Never {
+        fn name(&self) -> &'static str {
+            "never"
+        }
+        async fn invoke(&self, _event: SqsEvent, _deadline: Timestamp) -> SqsBatchResponse {
+            SqsBatchResponse::default()
+        }
+    }
+
+    /// Hands out what the queue holds, after a delay in which the shutdown arrives: the
+    /// messages are taken (hidden) before the receive returns, as on SQS.
+    struct SlowReceive {
+        queue: EmbeddedQueue,
+        delay: Duration,
+    }
+
+    #[async_trait]
+    impl QueueConsumer for SlowReceive {
+        async fn receive(
+            &self,
+            max: u32,
+            _wait: Duration,
+        ) -> Result<Vec<ReceivedMessage>, accepted_core::QueueError> {
+            let got = self.queue.receive(max, Duration::ZERO).await?;
+            tokio::time::sleep(self.delay).await;
+            Ok(got)
+        }
+        async fn delete(&self, receipt_handle: &str) -> Result<(), accepted_core::QueueError> {
+            self.queue.delete(receipt_handle).await
+        }
+        async fn change_visibility(
+            &self,
+            receipt_handle: &str,
+            timeout: Duration,
+        ) -> Result<(), accepted_core::QueueError> {
+            self.queue.change_visibility(receipt_handle, timeout).await
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_received_as_the_shutdown_arrives_are_given_back_not_hidden() {
+        let db = Database::in_memory().unwrap();
+        let queue = EmbeddedQueue::new(db, "jobs", QueueSettings::default());
+        queue.send_raw("{}", &[], None).await.unwrap();
+        let consumer = Arc::new(SlowReceive {
+            queue: queue.clone(),
+            delay: Duration::from_millis(300),
+        });
+        let settings = PollerSettings {
+            batch_size: 10,
+            batch_window: Duration::ZERO,
+            max_concurrency: 1,
+            function_timeout: Duration::from_secs(10),
+            queue_arn: "arn:test".into(),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let poller = tokio::spawn(run(consumer, Arc::new(Never), settings, stopped));
+        // The receive has taken the message and is still running.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(true).unwrap();
+        poller.await.unwrap();
+        let visible = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(visible.len(), 1, "the message is visible again at once");
     }
 }
