@@ -65,13 +65,9 @@ pub struct TestStack {
 /// DynamoDB on DynamoDB Local). Every one must be on loopback; fixed fake credentials and
 /// region, so the credential chain never reaches for a real profile or the instance metadata
 /// service.
-/// The functions' HTTP client is the one under test ([`accepted_aws::http_client`]).
 pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
     match accepted_infra::emulator_sdk_config_from_env().await {
-        Ok(sdk) => sdk
-            .into_builder()
-            .http_client(accepted_aws::http_client::shared())
-            .build(),
+        Ok(sdk) => sdk,
         Err(reason) => panic!(
             "these tests need an AWS emulator on loopback: run them with infra/test.sh, or start \
              one with infra/moto.sh start and export AWS_ENDPOINT_URL ({reason})"

@@ -14,7 +14,6 @@ mod dispatch_checks;
 mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
-pub mod http_client;
 pub mod item;
 #[cfg(feature = "lambda")]
 mod lambda;
@@ -40,10 +39,7 @@ pub use sqs::SqsJobQueue;
 /// Loads the AWS configuration from the standard chain (environment, profile files, SSO, web
 /// identity, container and instance metadata): for the local server and tools.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client::shared())
-        .load()
-        .await
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
 /// Loads the AWS configuration of a Lambda function, once, at cold start.
@@ -62,7 +58,6 @@ pub async fn load_lambda_config() -> aws_config::SdkConfig {
         return load_config().await;
     }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client::shared())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .region(EnvironmentVariableRegionProvider::new())
         .load()
