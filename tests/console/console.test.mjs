@@ -55,9 +55,27 @@ async function startServer(dataDir) {
 
 const step = (name) => console.log(`[console] ${name}`);
 
+/**
+ * Chromium, launched up to three times: a browser that dies while starting (CI has seen a
+ * SIGSEGV before the first page, with a release build running beside it) says nothing about
+ * the console, so only a launch is retried, never a check.
+ */
+async function launchBrowser() {
+  const options = { executablePath: browserPath, args: ["--no-sandbox", "--disable-gpu"] };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await chromium.launch(options);
+    } catch (err) {
+      if (attempt === 3) throw err;
+      console.log(`[console] Chromium did not start (attempt ${attempt}): ${err.message.split("\n")[0]}`);
+      await new Promise((ok) => setTimeout(ok, 2_000));
+    }
+  }
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), "accepted-console-"));
 const server = await startServer(dataDir);
-const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+const browser = await launchBrowser();
 // Debian's archive keeps only its current build: say which one this run drove.
 console.log(`[console] ${browserPath}: Chromium ${browser.version()}`);
 const problems = [];

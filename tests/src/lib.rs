@@ -38,6 +38,7 @@ pub mod ports;
 pub mod receiver;
 pub mod streams;
 pub mod tokens;
+pub mod write_units;
 
 pub struct TestStack {
     pub stack: Stack,

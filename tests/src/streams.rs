@@ -38,6 +38,12 @@ impl StreamReader {
 
     /// Every record on the stream so far, oldest first, as one Lambda event.
     pub async fn all(&self) -> Event {
+        let records: Vec<Value> = self.records().await.iter().map(lambda_record).collect();
+        serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+    }
+
+    /// Every record on the stream so far, oldest first, as the stream API returns them.
+    pub async fn records(&self) -> Vec<Record> {
         let stream = self
             .client
             .describe_stream()
@@ -70,11 +76,11 @@ impl StreamReader {
                 if out.records().is_empty() {
                     break;
                 }
-                records.extend(out.records().iter().map(lambda_record));
+                records.extend_from_slice(out.records());
                 iterator = out.next_shard_iterator;
             }
         }
-        serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event")
+        records
     }
 }
 
