@@ -149,17 +149,17 @@ impl Workload {
 
 /// The default sampling rule: one request a second, then 5 % (the 5 % dominates at volume).
 pub const XRAY_SAMPLED: f64 = 0.05;
-/// A finished job's item (about 1 KB with its input and result) and its `by_owner` entry
-/// (about 0.3 KB), each with DynamoDB's 100 bytes of overhead.
-pub const STORED_BYTES_PER_JOB: f64 = 1_500.0;
+/// A finished job's item (about 1 KB with its input and result) and its `owner_jobs` entry
+/// (keys only, about 0.2 KB), each with DynamoDB's 100 bytes of overhead.
+pub const STORED_BYTES_PER_JOB: f64 = 1_400.0;
 /// `JobRetentionHours`' default: 168.
 pub const RETENTION_DAYS: f64 = 7.0;
 
-/// Write request units of one keyed job (items under 1 KB): accept is a transaction of the
-/// job and its key (2 × 2) plus the job's three index entries (3); the start writes the item
-/// (1), `by_owner` (1) and moves it in `unfinished` (2); the finish writes the item (1),
-/// `by_owner` (1) and leaves both sparse indexes (2).
-pub const HAPPY_PATH_WRU: f64 = 7.0 + 4.0 + 4.0;
+/// Write request units of one keyed job (items under 1 KB), as `tests/tests/write_units.rs`
+/// counts them: accept is a transaction of the job and its key (2 × 2) plus the job's two
+/// keys-only index entries (2); the start writes the item alone (1); the finish writes the
+/// item and leaves the sparse `open_jobs` (2).
+pub const HAPPY_PATH_WRU: f64 = 6.0 + 1.0 + 2.0;
 /// Dispatch checks per `SendMessageBatch` and per reconciler invocation.
 pub const DISPATCH_CHECK_BATCH: f64 = 10.0;
 /// The check reads its job with one strongly consistent `GetItem` (items under 4 KB).

@@ -151,3 +151,25 @@ async fn a_large_result_adds_one_write_to_s3_and_its_fetch_only_a_read_of_the_jo
         "fetch the result"
     );
 }
+
+#[tokio::test]
+async fn a_listing_page_costs_one_query_of_keys_and_one_batch_read() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    for key in ["calls-list-1", "calls-list-2", "calls-list-3"] {
+        accept(&t, &body, key).await;
+    }
+    t.calls.take();
+
+    let (res, page) = t
+        .call(lambda_http::http::Method::GET, "/jobs?limit=10", &[], None)
+        .await;
+    assert_eq!(res.status(), 200, "{page}");
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(3), "{page}");
+    assert_eq!(
+        t.calls.take(),
+        // The index holds keys only; one BatchGetItem reads up to 100 jobs.
+        CallCounts::from([("DynamoDB.Query", 1), ("DynamoDB.BatchGetItem", 1)]),
+        "list"
+    );
+}

@@ -6,9 +6,15 @@
 //! | job | `JOB#<id>` | the job's fields; `input`/`result` as JSON strings, times as epoch ms |
 //! | idempotency key | `IDEM#<owner>#<key>` | `job_id`, `fingerprint`, `expires_at` |
 //!
-//! `expires_at` (epoch seconds) is the table's TTL attribute on both. Jobs carry `owner` and
-//! `created_at`, the keys of the `by_owner` index; idempotency items do not, so the index
-//! holds jobs only.
+//! `expires_at` (epoch seconds) is the table's TTL attribute on both. Only jobs carry `owner`
+//! and `created_at`, so the indexes hold jobs only. Both indexes are keys only and keyed on
+//! attributes a job never changes, so a transition writes no index entry; the one exception is
+//! the finish, which removes `open_owner` and so leaves `open_jobs`:
+//!
+//! | index | keys | holds |
+//! |---|---|---|
+//! | `owner_jobs` | `owner`, `created_at` | every job: listing, newest first |
+//! | `open_jobs` | `open_owner`, `created_at` | unfinished jobs: the per-owner cap, the sweep |
 
 use std::collections::HashMap;
 
@@ -46,23 +52,12 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const FINGERPRINT: &str = "fingerprint";
 pub const EXPIRES_AT: &str = "expires_at";
 pub const JOB_ID: &str = "job_id";
-/// Present only while a job is unfinished: the key of the sparse `unfinished` index.
-pub const OPEN_SHARD: &str = "open_shard";
-pub const UNFINISHED_INDEX: &str = "unfinished";
-/// Present only while a job is unfinished: its owner, the key of the sparse
-/// `unfinished_by_owner` index (keys only) that per-owner caps count.
+/// Present only while a job is unfinished: its owner, the hash key of the sparse `open_jobs`
+/// index that per-owner caps count and the sweep scans.
 pub const OPEN_OWNER: &str = "open_owner";
-pub const UNFINISHED_BY_OWNER_INDEX: &str = "unfinished_by_owner";
+pub const OPEN_JOBS_INDEX: &str = "open_jobs";
 /// Jobs by `owner`, newest `created_at` first when queried backwards.
-pub const BY_OWNER_INDEX: &str = "by_owner";
-/// Shards of the `unfinished` index: the first hex digit of the job id.
-pub const OPEN_SHARDS: [&str; 16] = [
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f",
-];
-
-pub fn open_shard(id: &JobId) -> AttributeValue {
-    s(&id.as_str()[..1])
-}
+pub const OWNER_JOBS_INDEX: &str = "owner_jobs";
 
 pub fn job_pk(id: &JobId) -> AttributeValue {
     AttributeValue::S(format!("JOB#{id}"))
@@ -126,10 +121,6 @@ pub fn encode_job(job: &Job) -> Item {
         (
             IDEMPOTENCY_KEY,
             job.idempotency_key.as_ref().map(|k| s(k.as_str())),
-        ),
-        (
-            OPEN_SHARD,
-            (!job.status.is_terminal()).then(|| open_shard(&job.id)),
         ),
         (
             OPEN_OWNER,
@@ -199,7 +190,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The listing position of an index key (`pk`, `created_at`).
+    /// The listing position of an index entry (`pk`, `created_at`).
     pub fn position(&self) -> Result<accepted_core::ports::ListPosition, StoreError> {
         let id = self
             .str(PK)?
