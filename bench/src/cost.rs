@@ -156,10 +156,10 @@ pub const STORED_BYTES_PER_JOB: f64 = 1_400.0;
 pub const RETENTION_DAYS: f64 = 7.0;
 
 /// Write request units of one keyed job (items under 1 KB), as `tests/tests/write_units.rs`
-/// counts them: accept is a transaction of the job and its key (2 × 2) plus the job's two
-/// keys-only index entries (2); the start writes the item alone (1); the finish writes the
+/// counts them: accept is one put of the job (its id is derived from its key) plus its two
+/// keys-only index entries (3); the start writes the item alone (1); the finish writes the
 /// item and leaves the sparse `open_jobs` (2).
-pub const HAPPY_PATH_WRU: f64 = 6.0 + 1.0 + 2.0;
+pub const HAPPY_PATH_WRU: f64 = 3.0 + 1.0 + 2.0;
 /// Dispatch checks per `SendMessageBatch` and per reconciler invocation.
 pub const DISPATCH_CHECK_BATCH: f64 = 10.0;
 /// The check reads its job with one strongly consistent `GetItem` (items under 4 KB).

@@ -6,7 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A job id: a random UUID (122 random bits), so ids cannot be guessed or enumerated.
+/// A job id: a random UUID (122 random bits), or for a keyed job on DynamoDB one derived
+/// under a secret key (122 bits of an HMAC), so ids cannot be guessed or enumerated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobId(String);
@@ -14,6 +15,17 @@ pub struct JobId(String);
 impl JobId {
     pub fn generate() -> Self {
         Self(Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// The id a store derived for a keyed job (16 bytes of an HMAC, say): a version 8 UUID,
+    /// the version RFC 9562 leaves to applications, so it never collides with a random one.
+    pub fn from_derived_bytes(bytes: [u8; 16]) -> Self {
+        Self(
+            uuid::Builder::from_custom_bytes(bytes)
+                .into_uuid()
+                .hyphenated()
+                .to_string(),
+        )
     }
 
     /// Accepts only the canonical lower-case hyphenated form, so one job has one spelling.

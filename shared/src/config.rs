@@ -45,6 +45,11 @@ pub struct Config {
     pub stale_after: Duration,
     pub max_job_age: Duration,
     pub webhook_secret: Option<SecretSource>,
+    /// The key keyed jobs' ids are derived under, on DynamoDB (submit, worker, dlq).
+    pub job_id_key: Option<SecretSource>,
+    /// Whether keyed creation also honours idempotency records written before job ids were
+    /// derived: one read more per keyed accept, for a stack upgraded from that version.
+    pub legacy_idempotency_records: bool,
     /// Where callbacks may point.
     pub destinations: DestinationPolicy,
     pub auth: AuthMode,
@@ -55,7 +60,7 @@ pub struct Config {
     pub job_types_file: Option<PathBuf>,
 }
 
-/// Where the webhook master secret comes from.
+/// Where a secret comes from: the webhook master secret, the job-id key.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     /// A Secrets Manager secret id or ARN.
@@ -172,6 +177,8 @@ impl Config {
             stale_after: Duration::from_secs(number("STALE_AFTER_SECONDS", 900, 60, 86_400)?),
             max_job_age: Duration::from_secs(number("MAX_JOB_AGE_HOURS", 24, 1, 24 * 365)? * 3600),
             webhook_secret: env.secret_source(),
+            job_id_key: env.secret("JOB_ID_KEY_SECRET_ARN", "JOB_ID_KEY"),
+            legacy_idempotency_records: env.flag("LEGACY_IDEMPOTENCY_RECORDS")?,
             destinations: env.destinations()?,
             auth: env.auth_mode()?,
             max_unfinished_per_owner: Some(number(
@@ -185,6 +192,12 @@ impl Config {
                 .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
             job_types_file: lookup("JOB_TYPES_FILE").map(PathBuf::from),
         })
+    }
+
+    pub fn require_job_id_key(&self) -> Result<&SecretSource, ConfigError> {
+        self.job_id_key
+            .as_ref()
+            .ok_or(ConfigError::Missing("JOB_ID_KEY_SECRET_ARN"))
     }
 
     pub fn require_webhook_secret(&self) -> Result<&SecretSource, ConfigError> {
@@ -303,10 +316,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
-    fn secret_source(&self) -> Option<SecretSource> {
-        self.get("WEBHOOK_SECRET_ARN")
+    /// A secret named by `<arn_var>` (Secrets Manager), else given in `<literal_var>`.
+    fn secret(&self, arn_var: &str, literal_var: &str) -> Option<SecretSource> {
+        self.get(arn_var)
             .map(SecretSource::SecretsManager)
-            .or_else(|| self.get("WEBHOOK_SECRET").map(SecretSource::Literal))
+            .or_else(|| self.get(literal_var).map(SecretSource::Literal))
+    }
+
+    fn secret_source(&self) -> Option<SecretSource> {
+        self.secret("WEBHOOK_SECRET_ARN", "WEBHOOK_SECRET")
     }
 
     fn destinations(&self) -> Result<DestinationPolicy, ConfigError> {

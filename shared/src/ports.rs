@@ -15,11 +15,21 @@ use crate::time::Timestamp;
 /// What [`JobStore::create`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
-    /// The job was stored; the caller must enqueue it.
+    /// The job was stored, as returned (a keyed job may have an id of the store's); the
+    /// caller must enqueue it.
     Created(Job),
     /// The same owner already sent this idempotency key with the same request: this is the
     /// job that request created. Nothing was written.
     Replayed(Job),
+}
+
+impl CreateOutcome {
+    /// The stored job, new or replayed.
+    pub fn job(&self) -> &Job {
+        match self {
+            Self::Created(job) | Self::Replayed(job) => job,
+        }
+    }
 }
 
 /// A position in an owner's jobs, newest first: the job a page ended with.
@@ -92,7 +102,8 @@ pub trait JobStore: Send + Sync {
     /// Stores a new `pending` job. With an idempotency key, the key and the job are written
     /// atomically, keyed by owner: the first request wins and every later request with the
     /// same key either replays that job (same fingerprint) or fails with
-    /// [`StoreError::KeyReused`].
+    /// [`StoreError::KeyReused`], while the job is retained (until `expires_at`). A store
+    /// may give a keyed job an id of its own: the returned job is the one stored.
     async fn create(&self, job: &Job) -> Result<CreateOutcome, StoreError>;
 
     /// The job, read strongly consistently.

@@ -1,15 +1,15 @@
-//! A DynamoDB whose key is always being written by someone else: an SDK interceptor that
-//! answers every `TransactWriteItems` with `TransactionConflict` on the idempotency record,
-//! as DynamoDB answers a transaction that meets another one in progress on the same item.
-//! The transaction itself still reaches the emulator, so the first one does take effect, as
-//! the other request's would.
+//! A DynamoDB where the job holding a keyed id always vanishes between a refused put and the
+//! read of it, as when TTL deletes an expired job at that moment, on every attempt: an SDK
+//! interceptor answers every `PutItem` with a refusal that carries no item, and every
+//! `GetItem` with no item. The put itself still reaches the emulator, so the first one does
+//! take effect, as the other request's would.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::error::TransactionCanceledException;
-use aws_sdk_dynamodb::types::CancellationReason;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    Error, FinalizerInterceptorContextMut,
+    Error, FinalizerInterceptorContextMut, Output,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
@@ -17,11 +17,11 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct KeyAlwaysInProgress;
+pub struct HolderAlwaysVanishes;
 
-impl Intercept for KeyAlwaysInProgress {
+impl Intercept for HolderAlwaysVanishes {
     fn name(&self) -> &'static str {
-        "KeyAlwaysInProgress"
+        "HolderAlwaysVanishes"
     }
 
     fn modify_before_completion(
@@ -30,19 +30,23 @@ impl Intercept for KeyAlwaysInProgress {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let transaction = cfg
-            .load::<Metadata>()
-            .is_some_and(|m| m.name() == "TransactWriteItems");
-        if let (true, Some(result)) = (transaction, context.output_or_error_mut()) {
-            let reason = |code: &str| CancellationReason::builder().code(code).build();
-            let conflict = TransactionCanceledException::builder()
-                .message("Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]")
-                .cancellation_reasons(reason("TransactionConflict"))
-                .cancellation_reasons(reason("None"))
-                .build();
-            *result = Err(OrchestratorError::operation(Error::erase(
-                TransactWriteItemsError::TransactionCanceledException(conflict),
-            )));
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned());
+        let Some(result) = context.output_or_error_mut() else {
+            return Ok(());
+        };
+        match operation.as_deref() {
+            Some("PutItem") => {
+                let refused = ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .build();
+                *result = Err(OrchestratorError::operation(Error::erase(
+                    PutItemError::ConditionalCheckFailedException(refused),
+                )));
+            }
+            Some("GetItem") if result.is_ok() => {
+                *result = Ok(Output::erase(GetItemOutput::builder().build()));
+            }
+            _ => {}
         }
         Ok(())
     }

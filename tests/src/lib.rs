@@ -96,7 +96,20 @@ pub fn rules_reach_the_queues() -> bool {
     service_endpoint("EVENTBRIDGE") == service_endpoint("SQS")
 }
 
+/// The ids of keyed jobs under the stack's job-id key (a secret on the emulator), read once.
+fn keyed_ids(sdk: &aws_config::SdkConfig, config: &Config) -> Arc<accepted_aws::KeyedJobIds> {
+    let source = config
+        .require_job_id_key()
+        .expect("the template sets JOB_ID_KEY_SECRET_ARN");
+    Arc::new(accepted_aws::keyed_job_ids(sdk, source).expect("a usable job-id key"))
+}
+
 impl TestStack {
+    /// The ids of keyed jobs, as the stack's functions derive them.
+    pub fn keyed_ids(&self) -> Arc<accepted_aws::KeyedJobIds> {
+        keyed_ids(&self.sdk, &self.config)
+    }
+
     /// A fresh stack with the built-in job types.
     pub async fn new() -> Self {
         Self::with_registry(accepted_builtin_jobs::registry(), &[]).await
@@ -122,7 +135,10 @@ impl TestStack {
         // stands in for Lambda's event source mapping, `sqs`, `dynamo`) do not.
         let calls = CallCounter::new();
         let counted = AwsClients::new(&sdk).counted(&calls);
-        let store = Arc::new(DynamoJobStore::new(counted.dynamodb(), &config.table_name));
+        let store = Arc::new(
+            DynamoJobStore::new(counted.dynamodb(), &config.table_name)
+                .with_keyed_ids(keyed_ids(&sdk, &config)),
+        );
         let queue_url = config.require_queue_url().expect("queue url").to_owned();
         let consumer = SqsJobQueue::from_sdk_config(&sdk, &queue_url);
         let queue = Arc::new(SqsJobQueue::new(counted.sqs(), &queue_url));

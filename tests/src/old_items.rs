@@ -2,12 +2,9 @@
 //! interceptor that takes the current item out of every refused conditional write on its way
 //! back, so the store conformance suite runs against answers that say nothing of the job.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::error::{
-    ConditionalCheckFailedException, TransactionCanceledException,
-};
-use aws_sdk_dynamodb::types::CancellationReason;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     Error, FinalizerInterceptorContextMut,
@@ -46,33 +43,22 @@ impl Intercept for DropsOldItems {
 }
 
 fn without_items(err: Error) -> Error {
-    let err = match err.downcast::<UpdateItemError>() {
-        Ok(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+    let err = match err.downcast::<PutItemError>() {
+        Ok(PutItemError::ConditionalCheckFailedException(refused)) => {
             let bare = ConditionalCheckFailedException::builder()
                 .set_message(refused.message().map(str::to_owned))
                 .build();
-            return Error::erase(UpdateItemError::ConditionalCheckFailedException(bare));
+            return Error::erase(PutItemError::ConditionalCheckFailedException(bare));
         }
         Ok(other) => return Error::erase(other),
         Err(err) => err,
     };
-    match err.downcast::<TransactWriteItemsError>() {
-        Ok(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            let reasons = cancelled
-                .cancellation_reasons()
-                .iter()
-                .map(|r| {
-                    CancellationReason::builder()
-                        .set_code(r.code().map(str::to_owned))
-                        .set_message(r.message().map(str::to_owned))
-                        .build()
-                })
-                .collect();
-            let bare = TransactionCanceledException::builder()
-                .set_message(cancelled.message().map(str::to_owned))
-                .set_cancellation_reasons(Some(reasons))
+    match err.downcast::<UpdateItemError>() {
+        Ok(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+            let bare = ConditionalCheckFailedException::builder()
+                .set_message(refused.message().map(str::to_owned))
                 .build();
-            Error::erase(TransactWriteItemsError::TransactionCanceledException(bare))
+            Error::erase(UpdateItemError::ConditionalCheckFailedException(bare))
         }
         Ok(other) => Error::erase(other),
         Err(err) => err,

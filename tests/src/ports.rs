@@ -51,7 +51,8 @@ pub async fn aws_without_old_items() -> Ports {
             .interceptor(crate::old_items::DropsOldItems)
             .build(),
     );
-    ports.store = Arc::new(DynamoJobStore::new(client, &t.config.table_name));
+    ports.store =
+        Arc::new(DynamoJobStore::new(client, &t.config.table_name).with_keyed_ids(t.keyed_ids()));
     ports
 }
 

@@ -66,23 +66,19 @@ async fn the_happy_path_costs_three_requests_to_accept_and_two_to_run_a_job() {
         t.calls.take(),
         CallCounts::from([
             ("DynamoDB.Query", 1),
-            // The job and its idempotency record, in one conditional transaction.
-            ("DynamoDB.TransactWriteItems", 1),
+            // The job under the id its key determines: its own idempotency record.
+            ("DynamoDB.PutItem", 1),
             ("SQS.SendMessage", 1),
         ]),
         "accept with a key"
     );
 
-    // A replay learns of the earlier job from the refused transaction (the record comes back
-    // with the refusal), reads that job to answer with it, and sends nothing.
+    // A replay's put is refused, and the refusal carries the earlier job: nothing to read,
+    // nothing to send.
     assert_eq!(accept(&t, &body, "calls-happy").await, id);
     assert_eq!(
         t.calls.take(),
-        CallCounts::from([
-            ("DynamoDB.Query", 1),
-            ("DynamoDB.TransactWriteItems", 1),
-            ("DynamoDB.GetItem", 1),
-        ]),
+        CallCounts::from([("DynamoDB.Query", 1), ("DynamoDB.PutItem", 1)]),
         "replay"
     );
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accepted_core::{
-    CorrelationId, CreateOutcome, Job, JobError, JobMessage, JobStatus, Owner, QueueError,
-    StoreError, Timestamp, Transition, TransitionError,
+    CorrelationId, CreateOutcome, IdempotencyKey, Job, JobError, JobMessage, JobStatus, Owner,
+    QueueError, StoreError, Timestamp, Transition, TransitionError,
 };
 use accepted_embedded::QueueSettings;
 use accepted_tests::conformance;
@@ -17,6 +17,7 @@ use serde_json::json;
 conformance!(
     create_then_get_returns_the_same_job,
     a_key_replays_its_job_only_for_the_same_request_and_owner,
+    a_key_whose_job_expired_starts_a_new_job,
     transitions_follow_the_state_machine,
     an_expired_lease_is_taken_over_and_fences_the_old_attempt,
     heartbeats_extend_the_lease_of_the_current_attempt_only,
@@ -48,12 +49,24 @@ async fn create_then_get_returns_the_same_job(p: Ports) {
     );
 }
 
+/// The job a creation stored: `job` itself, except that a store may give a keyed job an id
+/// of its own (DynamoDB derives it from the owner and the key).
+fn stored_as(outcome: CreateOutcome, job: &Job) -> Job {
+    let CreateOutcome::Created(stored) = outcome else {
+        panic!("{} was not created: {outcome:?}", job.id);
+    };
+    let mut expected = job.clone();
+    if job.idempotency_key.is_some() {
+        expected.id = stored.id.clone();
+    }
+    assert_eq!(stored, expected);
+    stored
+}
+
 async fn a_key_replays_its_job_only_for_the_same_request_and_owner(p: Ports) {
     let first = new_job("alice", Some("key-1"), "fp-a");
-    assert!(matches!(
-        p.store.create(&first).await.unwrap(),
-        CreateOutcome::Created(_)
-    ));
+    let first = stored_as(p.store.create(&first).await.unwrap(), &first);
+    assert_eq!(p.store.get(&first.id).await.unwrap(), Some(first.clone()));
     let again = new_job("alice", Some("key-1"), "fp-a");
     assert_eq!(
         p.store.create(&again).await.unwrap(),
@@ -67,9 +80,35 @@ async fn a_key_replays_its_job_only_for_the_same_request_and_owner(p: Ports) {
     let other = new_job("alice", Some("key-1"), "fp-b");
     assert_eq!(p.store.create(&other).await, Err(StoreError::KeyReused));
     let bobs = new_job("bob", Some("key-1"), "fp-b");
+    let bobs = stored_as(p.store.create(&bobs).await.unwrap(), &bobs);
+    assert_ne!(bobs.id, first.id);
+    let alice = Owner::parse("alice").unwrap();
+    let key = IdempotencyKey::parse("key-1").unwrap();
     assert_eq!(
-        p.store.create(&bobs).await.unwrap(),
-        CreateOutcome::Created(bobs.clone())
+        p.store.find_by_idempotency_key(&alice, &key).await.unwrap(),
+        Some(first)
+    );
+}
+
+/// A key is retained as long as its job: once the job has expired (TTL may not have deleted
+/// it yet), the key starts a new job, whatever its request.
+async fn a_key_whose_job_expired_starts_a_new_job(p: Ports) {
+    let mut old = new_job("alice", Some("key-x"), "fp-a");
+    old.expires_at = Timestamp::from_millis(Timestamp::now().as_millis() - 10_000);
+    stored_as(p.store.create(&old).await.unwrap(), &old);
+    let alice = Owner::parse("alice").unwrap();
+    let key = IdempotencyKey::parse("key-x").unwrap();
+    assert_eq!(
+        p.store.find_by_idempotency_key(&alice, &key).await.unwrap(),
+        None,
+        "an expired job does not retain its key"
+    );
+    let new = new_job("alice", Some("key-x"), "fp-b");
+    let new = stored_as(p.store.create(&new).await.unwrap(), &new);
+    assert_eq!(p.store.get(&new.id).await.unwrap(), Some(new.clone()));
+    assert_eq!(
+        p.store.find_by_idempotency_key(&alice, &key).await.unwrap(),
+        Some(new)
     );
 }
 

@@ -147,7 +147,7 @@ async fn dead_letters_that_name_no_job_are_logged_and_a_batch_settles_each_alone
         Timestamp::now(),
         std::time::Duration::from_secs(3600),
     );
-    t.store.create(&job).await.unwrap();
+    let job = t.store.create(&job).await.unwrap().job().clone();
     let record = dead_letter(&t, &accepted.to_string(), &[]).await;
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     event.records = vec![set_aside, record];

@@ -8,7 +8,7 @@ use accepted_aws::EventBridgePublisher;
 use std::sync::Mutex;
 
 use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
-use accepted_core::{DispatchChecks, EventPublisher, JobMessage, Owner, QueueError};
+use accepted_core::{DispatchChecks, EventPublisher, JobMessage, JobStore, Owner, QueueError};
 use accepted_events::{handle_records, Publisher};
 use accepted_tests::faults::{FlakyPublisher, Strike};
 use accepted_tests::streams::{StreamReader, Subscriber};
@@ -232,4 +232,56 @@ async fn each_stored_job_gets_one_dispatch_check_and_a_failed_one_is_retried() {
     assert!(retried.batch_item_failures.is_empty());
     // Starts, completions and the replay wrote no new job: two jobs, two checks.
     assert_eq!(*checks.scheduled.lock().unwrap(), [plain, keyed]);
+}
+
+#[derive(Default)]
+struct RecordedEvents(Mutex<Vec<CloudEvent>>);
+
+#[async_trait::async_trait]
+impl EventPublisher for RecordedEvents {
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), accepted_core::PublishError> {
+        self.0.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// A keyed job's id is its owner's and key's: a key used again after its job expired writes
+/// the new job over the old item, and that write is the new job's creation, with its event
+/// and its dispatch check.
+#[tokio::test]
+async fn a_new_job_written_over_an_expired_one_is_accepted_and_checked() {
+    let t = TestStack::new().await;
+    let mut expired = accepted_tests::ports::new_job("anonymous", Some("key-again"), "fp-old");
+    expired.expires_at = accepted_core::Timestamp::from_millis(0);
+    let old = t.store.create(&expired).await.unwrap().job().clone();
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    assert_eq!(
+        submit(&t, body, Some("key-again")).await,
+        old.id.to_string()
+    );
+
+    let events = Arc::new(RecordedEvents::default());
+    let checks = Arc::new(RecordedChecks::default());
+    let publisher = Publisher {
+        publisher: events.clone(),
+        source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: Some(checks.clone()),
+    };
+    let stream = StreamReader::new(&t).await.all().await;
+    assert_eq!(
+        stream.records.len(),
+        2,
+        "the old job's insert, the new job's put over it"
+    );
+    assert!(handle_records(&publisher, stream)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let id = old.id.to_string();
+    let recorded = events.0.lock().unwrap().clone();
+    assert_eq!(
+        types_of(&recorded, &id),
+        ["accepted.job.created", "accepted.job.created"]
+    );
+    assert_eq!(*checks.scheduled.lock().unwrap(), [id.clone(), id]);
 }

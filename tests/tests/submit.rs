@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use accepted_aws::{DynamoJobStore, SqsJobQueue};
-use accepted_tests::conflicts::KeyAlwaysInProgress;
+use accepted_tests::conflicts::HolderAlwaysVanishes;
 use accepted_tests::{header, TestStack};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -156,8 +156,8 @@ async fn an_idempotent_replay_returns_the_same_job_and_sends_nothing() {
     assert_eq!(t.receive(&t.consumer, 10).await.len(), 1);
     assert_eq!(
         t.item_count().await,
-        2,
-        "one job and one idempotency record"
+        1,
+        "one job, its own idempotency record"
     );
 }
 
@@ -192,18 +192,20 @@ async fn a_quoted_key_and_the_same_key_bare_are_one_key() {
     assert_eq!(t.receive(&t.consumer, 10).await.len(), 2);
 }
 
-/// DynamoDB cancels a transaction that meets another in progress on the same item
-/// (`TransactionConflict`): another request with the same key is being written. Past its
-/// retries, submit answers as the draft asks, `409` with `Retry-After`, never `503`.
+/// A keyed put refused by a job that is gone when it is read (TTL deleting an expired holder
+/// at that moment) is tried again; past its attempts, submit answers as the draft asks for a
+/// key whose request cannot be settled yet, `409` with `Retry-After`, never `503`.
 #[tokio::test]
-async fn a_key_another_request_is_still_writing_is_409_and_the_retry_replays() {
+async fn a_key_whose_holder_keeps_vanishing_is_409_and_the_retry_replays() {
     let mut t = TestStack::new().await;
-    let conflicting = aws_sdk_dynamodb::Client::from_conf(
+    let vanishing = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&t.sdk)
-            .interceptor(KeyAlwaysInProgress)
+            .interceptor(HolderAlwaysVanishes)
             .build(),
     );
-    let store = Arc::new(DynamoJobStore::new(conflicting, &t.config.table_name));
+    let store = Arc::new(
+        DynamoJobStore::new(vanishing, &t.config.table_name).with_keyed_ids(t.keyed_ids()),
+    );
     let honest = std::mem::replace(&mut t.submit.store, store);
     let key = [("idempotency-key", "\"order-45\"")];
     let (res, body) = t.post_job(&sleep_job(5), &key).await;
@@ -216,16 +218,15 @@ async fn a_key_another_request_is_still_writing_is_409_and_the_retry_replays() {
         "nothing is queued for a request that was not accepted"
     );
 
-    // The transaction that was in the way committed (here: the first attempt itself), so the
-    // retry replays its job.
+    // The first put did take effect (as another request's would have), so the retry replays it.
     t.submit.store = honest;
     let (res, replayed) = t.post_job(&sleep_job(5), &key).await;
     assert_eq!(res.status(), 202, "{replayed}");
     assert_eq!(header(&res, "idempotent-replayed"), Some("true"));
     assert_eq!(
         t.item_count().await,
-        2,
-        "one job and one idempotency record"
+        1,
+        "one job, which is its own key record"
     );
 }
 
@@ -242,7 +243,7 @@ async fn reusing_a_key_for_another_request_is_422_and_writes_nothing() {
         Some("application/problem+json")
     );
     assert_eq!(body["type"], "/problems/idempotency-key-reused");
-    assert_eq!(t.item_count().await, 2);
+    assert_eq!(t.item_count().await, 1);
     assert_eq!(t.receive(&t.consumer, 10).await.len(), 1);
 }
 
@@ -287,7 +288,7 @@ async fn fifty_concurrent_identical_requests_create_one_job_and_one_message() {
         .filter(|(res, _)| header(res, "idempotent-replayed") == Some("true"))
         .count();
     assert_eq!(replays, 49);
-    assert_eq!(t.item_count().await, 2);
+    assert_eq!(t.item_count().await, 1);
     assert_eq!(t.receive(&t.consumer, 60).await.len(), 1);
 }
 

@@ -4,9 +4,12 @@
 //! | item | `pk` | other attributes |
 //! |---|---|---|
 //! | job | `JOB#<id>` | the job's fields; `input`/`result` as JSON strings, times as epoch ms |
-//! | idempotency key | `IDEM#<owner>#<key>` | `job_id`, `fingerprint`, `expires_at` |
+//! | idempotency key (before ids were derived; read, never written) | `IDEM#<owner>#<key>` | `job_id`, `fingerprint`, `expires_at` |
 //!
-//! `expires_at` (epoch seconds) is the table's TTL attribute on both. Only jobs carry `owner`
+//! A keyed job's id is derived from its owner and key ([`crate::KeyedJobIds`]), so the job
+//! item is its own idempotency record.
+//!
+//! `expires_at` (epoch seconds) is the table's TTL attribute. Only jobs carry `owner`
 //! and `created_at`, so the indexes hold jobs only. Both indexes are keys only and keyed on
 //! attributes a job never changes, so a transition writes no index entry; the one exception is
 //! the finish, which removes `open_owner` and so leaves `open_jobs`:

@@ -2,7 +2,8 @@
 //! for the [`JobQueue`](accepted_core::ports::JobQueue) and the
 //! [`DispatchChecks`](accepted_core::ports::DispatchChecks), EventBridge for the
 //! [`EventPublisher`](accepted_core::ports::EventPublisher) (feature `eventbridge`), S3 for results
-//! (feature `s3`), Secrets Manager for the webhook secret (feature `secretsmanager`), Lambda for
+//! (feature `s3`), Secrets Manager for the webhook secret and the job-id key (feature
+//! `secretsmanager`), Lambda for
 //! the targets of declared job types (feature `lambda`).
 //!
 //! Clients come from the standard AWS configuration chain, so `AWS_ENDPOINT_URL` (or
@@ -15,6 +16,7 @@ mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
 pub mod item;
+mod job_ids;
 #[cfg(feature = "lambda")]
 mod lambda;
 #[cfg(feature = "s3")]
@@ -28,12 +30,13 @@ pub use dispatch_checks::SqsDispatchChecks;
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgePublisher;
+pub use job_ids::KeyedJobIds;
 #[cfg(feature = "lambda")]
 pub use lambda::LambdaTarget;
 #[cfg(feature = "s3")]
 pub use s3::S3ResultStore;
 #[cfg(feature = "secretsmanager")]
-pub use secrets::{secret_provider, SecretsManagerSecret};
+pub use secrets::{keyed_job_ids, keyed_job_store, secret_provider, SecretsManagerSecret};
 pub use sqs::SqsJobQueue;
 
 /// Loads the AWS configuration from the standard chain (environment, profile files, SSO, web

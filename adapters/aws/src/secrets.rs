@@ -1,4 +1,5 @@
-//! The webhook master secret in AWS Secrets Manager (`GetSecretValue`, string secrets).
+//! Secrets in AWS Secrets Manager (`GetSecretValue`, string secrets): the webhook master
+//! secret and the job-id key.
 
 use std::sync::Arc;
 
@@ -60,4 +61,40 @@ pub fn secret_provider(
         )),
         SecretSource::Literal(text) => Arc::new(LiteralSecret(WebhookSecret::parse(text)?)),
     })
+}
+
+/// The [`KeyedJobIds`](crate::KeyedJobIds) a [`SecretSource`] names: a Secrets Manager
+/// secret, read on the first keyed job and kept (the key never rotates), or a literal.
+pub fn keyed_job_ids(
+    sdk: &aws_config::SdkConfig,
+    source: &SecretSource,
+) -> Result<crate::KeyedJobIds, accepted_core::ports::StoreError> {
+    match source {
+        SecretSource::SecretsManager(id) => Ok(crate::KeyedJobIds::fetched(
+            SecretsManagerSecret::from_sdk_config(sdk, id.clone()),
+        )),
+        SecretSource::Literal(text) => crate::KeyedJobIds::literal(text),
+    }
+}
+
+/// The job store of a function that creates or finds keyed jobs (submit, the worker, the
+/// dead-letter consumer, the local server on AWS): keyed by the job-id key
+/// `JOB_ID_KEY_SECRET_ARN` (or `JOB_ID_KEY`) names, honouring legacy idempotency records if
+/// `LEGACY_IDEMPOTENCY_RECORDS` says so.
+pub fn keyed_job_store(
+    sdk: &aws_config::SdkConfig,
+    config: &accepted_core::Config,
+) -> Result<crate::DynamoJobStore, accepted_core::config::ConfigError> {
+    let ids = keyed_job_ids(sdk, config.require_job_id_key()?).map_err(|_| {
+        accepted_core::config::ConfigError::Invalid {
+            name: "JOB_ID_KEY",
+            expected: "at least 32 bytes",
+            value: "(not shown)".into(),
+        }
+    })?;
+    Ok(
+        crate::DynamoJobStore::from_sdk_config(sdk, &config.table_name)
+            .with_keyed_ids(Arc::new(ids))
+            .with_legacy_idempotency_records(config.legacy_idempotency_records),
+    )
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use accepted_aws::{load_lambda_config, DynamoJobStore};
+use accepted_aws::{keyed_job_store, load_lambda_config};
 use accepted_core::{logging, Config};
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -16,7 +16,7 @@ pub async fn run() -> Result<(), Error> {
     logging::init("dlq");
     let config = Config::from_env()?;
     let aws = load_lambda_config().await;
-    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let store = keyed_job_store(&aws, &config)?;
     let dead_letters = Arc::new(DeadLetters::new(Arc::new(store), &config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let dead_letters = Arc::clone(&dead_letters);

@@ -127,7 +127,9 @@ fn decode(record: &EventRecord, source: &str) -> Result<Work, StoreError> {
     let Some(after) = image(&record.change.new_image)? else {
         return Ok(Work::default());
     };
-    let before = image(&record.change.old_image)?;
+    // A keyed job's id is derived from its owner and key: a key used again after its job
+    // expired puts a new job over the old item. That write is the new job's creation.
+    let before = image(&record.change.old_image)?.filter(|b| b.created_at == after.created_at);
     let check = (before.is_none() && after.status == JobStatus::Pending).then(|| {
         (
             JobMessage::new(after.id.clone(), after.correlation_id.clone()),

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use accepted_aws::{load_lambda_config, DynamoJobStore, SqsJobQueue};
+use accepted_aws::{keyed_job_store, load_lambda_config, SqsJobQueue};
 use accepted_core::{declared, logging, Config, JobRegistry};
 use lambda_http::{service_fn, Error, Request};
 
@@ -18,7 +18,7 @@ pub async fn run(registry: JobRegistry) -> Result<(), Error> {
     let config = Config::from_env()?;
     let registry = with_declared(registry, config.job_types_file.as_deref())?;
     let aws = load_lambda_config().await;
-    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let store = keyed_job_store(&aws, &config)?;
     let queue = SqsJobQueue::from_sdk_config(&aws, config.require_queue_url()?);
     let submit = Arc::new(Submit::new(
         Arc::new(store),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use accepted_aws::{
-    load_lambda_config, AwsClients, DynamoJobStore, LambdaTarget, S3ResultStore, SqsJobQueue,
+    keyed_job_store, load_lambda_config, AwsClients, LambdaTarget, S3ResultStore, SqsJobQueue,
 };
 use accepted_core::{declared, logging, Config, JobRegistry, Timestamp};
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -21,7 +21,7 @@ pub async fn run(registry: JobRegistry) -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = load_lambda_config().await;
     let registry = with_declared(registry, config.job_types_file.as_deref(), &aws)?;
-    let store = DynamoJobStore::from_sdk_config(&aws, &config.table_name);
+    let store = keyed_job_store(&aws, &config)?;
     let mut worker = Worker::new(Arc::new(store), registry, &config);
     // The source queue, to delay retries by changing their visibility (backoff).
     if let Some(url) = &config.queue_url {

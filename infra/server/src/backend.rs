@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use accepted_aws::{load_config, DynamoJobStore, S3ResultStore, SqsJobQueue};
+use accepted_aws::{keyed_job_store, load_config, S3ResultStore, SqsJobQueue};
 use accepted_core::config::ConfigError;
 use accepted_core::{Config, CreateAndEnqueue, JobQueue, JobStore, QueueConsumer, ResultStore};
 use accepted_embedded::{
@@ -129,7 +129,7 @@ pub async fn build(
                 .map(|url| Arc::new(SqsJobQueue::from_sdk_config(&sdk, url)));
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".to_owned());
             Ok(Backend {
-                store: Arc::new(DynamoJobStore::from_sdk_config(&sdk, &config.table_name)),
+                store: Arc::new(keyed_job_store(&sdk, &config)?),
                 queue: queue.clone(),
                 create_and_enqueue: None,
                 consumer: queue,

@@ -91,6 +91,11 @@ fn a_server_that_cannot_reach_its_store_is_alive_but_not_ready() {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("JOBS_TABLE", "jobs"),
         ("JOBS_QUEUE_URL", queue.as_str()),
+        // Read on the first keyed job only.
+        (
+            "JOB_ID_KEY_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:job-id-key",
+        ),
     ];
     let server = Server::start(data.path(), &["--backend", "aws"], &env);
     assert_eq!(

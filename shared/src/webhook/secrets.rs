@@ -14,7 +14,7 @@ pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SecretError {
-    #[error("the webhook secret could not be read: {0}")]
+    #[error("the secret could not be read: {0}")]
     Unavailable(String),
     /// The stored value is not a usable secret; what it is, is never shown.
     #[error("the stored webhook secret is not whsec_ followed by base64 of 24 or more bytes")]

@@ -1,25 +1,25 @@
 //! [`JobStore`] on DynamoDB.
 //!
-//! Creation is one `TransactWriteItems` (idempotency item + job item, both conditional), so a
-//! key can never point to a missing job and fifty racing requests create one job. Each state
+//! Creation is one conditional `PutItem`. A keyed job's id is derived from its owner and key
+//! ([`KeyedJobIds`]), so the job item is its own idempotency record: fifty racing requests put
+//! one item, and the refused ones get it back with the refusal and replay it. Each state
 //! change is one conditional `UpdateItem` that returns the new item, or the current one when
 //! the condition fails, so no transition needs a read first.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
 mod reads;
 mod updates;
 
 use crate::item::{self, decode_job, encode_job, Item, Reader};
+use crate::job_ids::KeyedJobIds;
 use accepted_core::ids::{IdempotencyKey, JobId, Owner};
 use accepted_core::job::{Job, Transition};
 use accepted_core::ports::{
@@ -28,20 +28,27 @@ use accepted_core::ports::{
 use accepted_core::time::Timestamp;
 use updates::Update;
 
-/// Attempts at a creation that DynamoDB cancels for a conflicting concurrent transaction.
-const CREATE_ATTEMPTS: u32 = 5;
+/// Writes of one keyed job's item a creation tries, for the rare race with TTL deleting the
+/// expired job that held the id.
+const CREATE_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct DynamoJobStore {
     client: Client,
     table: String,
+    keyed_ids: Option<Arc<KeyedJobIds>>,
+    legacy_records: bool,
 }
 
 impl DynamoJobStore {
+    /// A store that creates unkeyed jobs only: what the status function and the reconciler
+    /// need. [`Self::with_keyed_ids`] adds keyed creation and lookup.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            keyed_ids: None,
+            legacy_records: false,
         }
     }
 
@@ -49,102 +56,113 @@ impl DynamoJobStore {
         Self::new(Client::new(sdk), table)
     }
 
-    async fn create_with_key(&self, job: &Job) -> Result<CreateOutcome, StoreError> {
-        let Some(key) = &job.idempotency_key else {
-            return Err(StoreError::Corrupt("job has no idempotency key".into()));
-        };
-        let idem_item = Item::from([
-            (item::PK.to_owned(), item::idempotency_pk(&job.owner, key)),
-            (item::JOB_ID.to_owned(), item::s(job.id.as_str())),
-            (item::FINGERPRINT.to_owned(), item::s(&job.fingerprint)),
-            (
-                item::EXPIRES_AT.to_owned(),
-                item::n(job.expires_at.as_secs()),
-            ),
-        ]);
-        // An expired key that TTL has not deleted yet is free to reuse.
-        let idem_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(idem_item))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", item::n(Timestamp::now().as_secs()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let job_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode_job(job)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-
-        let mut backoff = Duration::from_millis(20);
-        for attempt in 1..=CREATE_ATTEMPTS {
-            let sent = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(idem_put.clone()).build())
-                .transact_items(TransactWriteItem::builder().put(job_put.clone()).build())
-                .send()
-                .await;
-            let err = match sent {
-                Ok(_) => return Ok(CreateOutcome::Created(job.clone())),
-                Err(err) => err,
-            };
-            let reasons = match &err {
-                SdkError::ServiceError(se) => match se.err() {
-                    TransactWriteItemsError::TransactionCanceledException(e) => {
-                        e.cancellation_reasons().to_vec()
-                    }
-                    _ => return Err(unavailable(&err)),
-                },
-                _ => return Err(unavailable(&err)),
-            };
-            let idem_reason = reasons.first();
-            if idem_reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                let existing = idem_reason.and_then(|r| r.item()).cloned();
-                return self.replay(job, existing).await;
-            }
-            let conflicted = reasons
-                .iter()
-                .any(|r| r.code() == Some("TransactionConflict"));
-            if !conflicted {
-                return Err(unavailable(&err));
-            }
-            if attempt < CREATE_ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
-        }
-        // Only a request with the same key touches the key's item: it is still writing.
-        Err(StoreError::KeyInProgress)
+    /// Keyed jobs get the ids `ids` derives.
+    pub fn with_keyed_ids(mut self, ids: Arc<KeyedJobIds>) -> Self {
+        self.keyed_ids = Some(ids);
+        self
     }
 
-    /// The key is taken: the same request replays its job, another request is refused.
-    async fn replay(&self, job: &Job, existing: Option<Item>) -> Result<CreateOutcome, StoreError> {
-        let existing = match existing {
-            Some(item) => item,
-            // Emulators that do not return the old item: read it.
-            None => self
-                .get_item(match &job.idempotency_key {
-                    Some(key) => item::idempotency_pk(&job.owner, key),
-                    None => return Err(StoreError::Corrupt("job has no idempotency key".into())),
-                })
-                .await?
-                .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?,
+    /// Keyed creation and lookup also honour the idempotency records (`IDEM#<owner>#<key>`)
+    /// written before ids were derived, at one read each: for a stack upgraded from that
+    /// version, until its last record has expired (`JOB_RETENTION_HOURS`).
+    pub fn with_legacy_idempotency_records(mut self, honour: bool) -> Self {
+        self.legacy_records = honour;
+        self
+    }
+
+    /// The job a retained legacy idempotency record names.
+    async fn legacy_record(
+        &self,
+        owner: &Owner,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(String, Job)>, StoreError> {
+        if !self.legacy_records {
+            return Ok(None);
+        }
+        let Some(record) = self.get_item(item::idempotency_pk(owner, key)).await? else {
+            return Ok(None);
         };
-        let record = Reader::new(&existing);
-        if record.str(item::FINGERPRINT)? != job.fingerprint {
-            return Err(StoreError::KeyReused);
+        let record = Reader::new(&record);
+        let retained = record
+            .opt_i64(item::EXPIRES_AT)?
+            .is_some_and(|at| at >= Timestamp::now().as_secs());
+        if !retained {
+            return Ok(None);
         }
         let job_id = JobId::parse(record.str(item::JOB_ID)?)
             .ok_or_else(|| StoreError::Corrupt("idempotency record names no job".into()))?;
         match self.get(&job_id).await? {
-            Some(original) => Ok(CreateOutcome::Replayed(original)),
+            Some(job) => Ok(Some((record.str(item::FINGERPRINT)?.to_owned(), job))),
             None => Err(StoreError::Corrupt(format!(
                 "idempotency record points to missing job {job_id}"
             ))),
         }
+    }
+
+    async fn keyed_id(&self, owner: &Owner, key: &IdempotencyKey) -> Result<JobId, StoreError> {
+        match &self.keyed_ids {
+            Some(ids) => ids.id(owner, key).await,
+            None => Err(StoreError::Unavailable(
+                "keyed jobs need the job-id key (JOB_ID_KEY_SECRET_ARN)".into(),
+            )),
+        }
+    }
+
+    /// One conditional put of the job under the id its key determines. The put succeeds where
+    /// no job holds the id, or where the job that holds it has expired (its key is no longer
+    /// retained); otherwise the refusal returns the job that holds it, which this request
+    /// replays (same fingerprint) or is refused (another request).
+    async fn create_with_key(
+        &self,
+        job: &Job,
+        key: &IdempotencyKey,
+    ) -> Result<CreateOutcome, StoreError> {
+        if let Some((fingerprint, earlier)) = self.legacy_record(&job.owner, key).await? {
+            if fingerprint != job.fingerprint {
+                return Err(StoreError::KeyReused);
+            }
+            return Ok(CreateOutcome::Replayed(earlier));
+        }
+        let mut keyed = job.clone();
+        keyed.id = self.keyed_id(&job.owner, key).await?;
+        let now = Timestamp::now();
+        for _ in 0..CREATE_ATTEMPTS {
+            let sent = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(encode_job(&keyed)))
+                .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+                .expression_attribute_values(":now", item::n(now.as_secs()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let holder = match sent {
+                Ok(_) => return Ok(CreateOutcome::Created(keyed)),
+                Err(SdkError::ServiceError(se)) => match se.err() {
+                    PutItemError::ConditionalCheckFailedException(refused) => {
+                        match refused.item() {
+                            Some(holder) => Some(holder.clone()),
+                            // Emulators that do not return the old item: read it.
+                            None => self.get_item(item::job_pk(&keyed.id)).await?,
+                        }
+                    }
+                    other => {
+                        return Err(StoreError::Unavailable(
+                            DisplayErrorContext(other).to_string(),
+                        ))
+                    }
+                },
+                Err(err) => return Err(unavailable(&err)),
+            };
+            // None: TTL deleted the expired holder between the put and the read; put again.
+            if let Some(holder) = holder {
+                return replay(&keyed, decode_job(&holder)?);
+            }
+        }
+        Err(StoreError::KeyInProgress)
     }
 
     async fn get_item(&self, pk: AttributeValue) -> Result<Option<Item>, StoreError> {
@@ -167,11 +185,27 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     StoreError::Unavailable(DisplayErrorContext(err).to_string())
 }
 
+/// The job that holds a keyed id: the same request replays it, another is refused.
+fn replay(job: &Job, holder: Job) -> Result<CreateOutcome, StoreError> {
+    // Ids are an HMAC of owner and key: a holder of another owner or key is a collision of
+    // 122 bits, or a corrupt item. Never hand it out.
+    if holder.owner != job.owner || holder.idempotency_key != job.idempotency_key {
+        return Err(StoreError::Corrupt(format!(
+            "job {} is not the job of its owner and key",
+            holder.id
+        )));
+    }
+    if holder.fingerprint != job.fingerprint {
+        return Err(StoreError::KeyReused);
+    }
+    Ok(CreateOutcome::Replayed(holder))
+}
+
 #[async_trait]
 impl JobStore for DynamoJobStore {
     async fn create(&self, job: &Job) -> Result<CreateOutcome, StoreError> {
-        if job.idempotency_key.is_some() {
-            return self.create_with_key(job).await;
+        if let Some(key) = &job.idempotency_key {
+            return self.create_with_key(job, key).await;
         }
         self.client
             .put_item()
@@ -196,19 +230,17 @@ impl JobStore for DynamoJobStore {
         owner: &Owner,
         key: &IdempotencyKey,
     ) -> Result<Option<Job>, StoreError> {
-        let Some(record) = self.get_item(item::idempotency_pk(owner, key)).await? else {
+        if let Some((_, earlier)) = self.legacy_record(owner, key).await? {
+            return Ok(Some(earlier));
+        }
+        let id = self.keyed_id(owner, key).await?;
+        let Some(job) = self.get(&id).await? else {
             return Ok(None);
         };
-        let record = Reader::new(&record);
-        let expired = record
-            .opt_i64(item::EXPIRES_AT)?
-            .is_some_and(|at| at < Timestamp::now().as_secs());
-        if expired {
-            return Ok(None);
-        }
-        let job_id = JobId::parse(record.str(item::JOB_ID)?)
-            .ok_or_else(|| StoreError::Corrupt("idempotency record names no job".into()))?;
-        self.get(&job_id).await
+        // An expired job no longer retains its key; a foreign holder is not this key's job.
+        let retained = job.expires_at.as_secs() >= Timestamp::now().as_secs();
+        let ours = job.owner == *owner && job.idempotency_key.as_ref() == Some(key);
+        Ok((retained && ours).then_some(job))
     }
 
     async fn find_stale(
