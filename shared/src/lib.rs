@@ -31,6 +31,8 @@ pub mod ports;
 pub mod problem;
 pub mod request;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod view;
 pub mod webhook;
 

@@ -66,9 +66,13 @@ pub struct TestStack {
 /// DynamoDB on DynamoDB Local). Every one must be on loopback; fixed fake credentials and
 /// region, so the credential chain never reaches for a real profile or the instance metadata
 /// service.
+/// The functions' HTTP client is the one under test ([`accepted_aws::http_client`]).
 pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
     match accepted_infra::emulator_sdk_config_from_env().await {
-        Ok(sdk) => sdk,
+        Ok(sdk) => sdk
+            .into_builder()
+            .http_client(accepted_aws::http_client::new_shared())
+            .build(),
         Err(reason) => panic!(
             "these tests need an AWS emulator on loopback: run them with infra/test.sh, or start \
              one with infra/moto.sh start and export AWS_ENDPOINT_URL ({reason})"
@@ -380,10 +384,21 @@ impl TestStack {
 /// suite of hundreds of stacks.
 impl Drop for TestStack {
     fn drop(&mut self) {
-        let (dynamo, sqs) = (self.dynamo.clone(), self.sqs.clone());
+        // Drop cannot await: delete from a thread with a runtime of its own, and with an HTTP
+        // client of its own. The test's pooled connections belong to the test's runtime,
+        // which is blocked here: a request on one of them would wait until it timed out.
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .http_client(accepted_aws::http_client::new_shared())
+            .build();
+        let (dynamo, sqs) = (
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        );
         let tables: Vec<String> = self.stack.tables.values().cloned().collect();
         let queues: Vec<String> = self.stack.queues.values().cloned().collect();
-        // Drop cannot await: delete from a thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -15,6 +15,7 @@ mod dispatch_checks;
 mod dynamodb;
 #[cfg(feature = "eventbridge")]
 mod eventbridge;
+pub mod http_client;
 pub mod item;
 mod job_ids;
 #[cfg(feature = "lambda")]
@@ -42,7 +43,10 @@ pub use sqs::SqsJobQueue;
 /// Loads the AWS configuration from the standard chain (environment, profile files, SSO, web
 /// identity, container and instance metadata): for the local server and tools.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client::new_shared())
+        .load()
+        .await
 }
 
 /// Loads the AWS configuration of a Lambda function, once, at cold start.
@@ -61,6 +65,7 @@ pub async fn load_lambda_config() -> aws_config::SdkConfig {
         return load_config().await;
     }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client::new_shared())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .region(EnvironmentVariableRegionProvider::new())
         .load()

@@ -1,4 +1,5 @@
-//! The HTTPS transport of webhook deliveries: hyper with rustls and the system's roots.
+//! The HTTPS transport of webhook deliveries: hyper with rustls and the process's TLS
+//! configuration ([`crate::tls`]: compiled-in roots, built once).
 //!
 //! SSRF-safe by construction: the connector's resolver refuses a name if any address it
 //! resolves to is not public, and the connection is made to the addresses it returned, so no
@@ -81,9 +82,8 @@ impl HttpsTransport {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver { policy });
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls =
-            hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider)?;
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(Arc::unwrap_or_clone(crate::tls::client_config()));
         let tls = if policy.insecure {
             tls.https_or_http()
         } else {
