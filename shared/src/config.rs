@@ -29,6 +29,9 @@ pub struct Config {
     pub result_inline_max_bytes: usize,
     pub result_url_ttl: Duration,
     pub event_source: String,
+    /// The lifecycle events the `events` function publishes (`EVENT_KINDS`); the rest of
+    /// the stream is still read, and every new job still gets its dispatch check.
+    pub event_kinds: Vec<crate::events::JobEventKind>,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
     /// The default retry policy; job types may set their own.
@@ -136,6 +139,16 @@ impl Config {
             result_url_ttl: Duration::from_secs(number("RESULT_URL_SECONDS", 300, 1, 3_600)?),
             event_source: lookup("EVENT_SOURCE")
                 .unwrap_or_else(|| crate::events::DEFAULT_SOURCE.to_owned()),
+            event_kinds: match lookup("EVENT_KINDS") {
+                None => crate::events::JobEventKind::ALL.to_vec(),
+                Some(raw) => {
+                    crate::events::JobEventKind::parse_list(&raw).ok_or(ConfigError::Invalid {
+                        name: "EVENT_KINDS",
+                        expected: "all, terminal, or event kinds separated by commas",
+                        value: raw,
+                    })?
+                }
+            },
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024, 1024, MAX_BODY_LIMIT)? as usize,
             job_retention: Duration::from_secs(
                 number("JOB_RETENTION_HOURS", 168, 24, 24 * 365)? * 3600,

@@ -45,6 +45,29 @@ impl JobEventKind {
         Self::Cancelled,
     ];
 
+    /// The kinds a job's last state change makes: what webhooks and most subscribers need.
+    pub const TERMINAL: [JobEventKind; 3] = [Self::Completed, Self::Failed, Self::Cancelled];
+
+    /// The kind [`Self::name`] names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// A list of kinds: `all`, `terminal`, or names separated by commas
+    /// (`completed,failed`); `None` for an empty list or an unknown name.
+    pub fn parse_list(list: &str) -> Option<Vec<Self>> {
+        match list.trim() {
+            "all" => return Some(Self::ALL.to_vec()),
+            "terminal" => return Some(Self::TERMINAL.to_vec()),
+            _ => {}
+        }
+        let kinds = list
+            .split(',')
+            .map(|name| Self::parse(name.trim()))
+            .collect::<Option<Vec<_>>>()?;
+        (!kinds.is_empty()).then_some(kinds)
+    }
+
     /// The part after `accepted.job.` in the event type, and in the id.
     pub fn name(self) -> &'static str {
         match self {
@@ -139,6 +162,28 @@ mod tests {
     use serde_json::json;
     use std::collections::HashSet;
     use std::time::Duration;
+
+    #[test]
+    fn kinds_lists_name_every_kind_once_and_refuse_the_unknown() {
+        assert_eq!(
+            JobEventKind::parse_list("all").unwrap(),
+            JobEventKind::ALL.to_vec()
+        );
+        assert_eq!(
+            JobEventKind::parse_list("terminal").unwrap(),
+            JobEventKind::TERMINAL.to_vec()
+        );
+        assert_eq!(
+            JobEventKind::parse_list("created, completed").unwrap(),
+            vec![JobEventKind::Created, JobEventKind::Completed]
+        );
+        for kind in JobEventKind::ALL {
+            assert_eq!(JobEventKind::parse(kind.name()), Some(kind));
+        }
+        for bad in ["", "completed,", "finished", "Completed"] {
+            assert_eq!(JobEventKind::parse_list(bad), None, "{bad:?}");
+        }
+    }
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_millis(1_800_000_000_000 + ms)

@@ -105,6 +105,7 @@ pub async fn run_events_function(t: &TestStack) {
                 t.config.dispatch_check_delay,
             ),
         )),
+        kinds: t.config.event_kinds.clone(),
     };
     let stream = StreamReader::new(t).await.all().await;
     let response = accepted_events::handle_records(&publisher, stream).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use accepted_aws::EventBridgePublisher;
 use std::sync::Mutex;
 
-use accepted_core::events::{CloudEvent, DEFAULT_SOURCE};
+use accepted_core::events::{CloudEvent, JobEventKind, DEFAULT_SOURCE};
 use accepted_core::{DispatchChecks, EventPublisher, JobMessage, JobStore, Owner, QueueError};
 use accepted_events::{handle_records, Publisher};
 use accepted_tests::faults::{FlakyPublisher, Strike};
@@ -63,6 +63,7 @@ async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
         publisher: bus_publisher(&t),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
+        kinds: JobEventKind::ALL.to_vec(),
     };
     let stream = StreamReader::new(&t).await.all().await;
     assert!(
@@ -146,6 +147,7 @@ async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
         publisher: Arc::new(FlakyPublisher::new(bus_publisher(&t), 1, Strike::Before)),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
+        kinds: JobEventKind::ALL.to_vec(),
     };
     let failed = handle_records(&publisher, stream.clone()).await;
     assert_eq!(failed.batch_item_failures.len(), 1);
@@ -215,6 +217,7 @@ async fn each_stored_job_gets_one_dispatch_check_and_a_failed_one_is_retried() {
         publisher: bus_publisher(&t),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: Some(checks.clone()),
+        kinds: JobEventKind::ALL.to_vec(),
     };
     let failed = handle_records(&publisher, stream.clone()).await;
     assert_eq!(failed.batch_item_failures.len(), 1);
@@ -245,6 +248,19 @@ impl EventPublisher for RecordedEvents {
     }
 }
 
+/// A publisher of `kinds` that records what it publishes and schedules.
+fn recording(kinds: Vec<JobEventKind>) -> (Publisher, Arc<RecordedEvents>, Arc<RecordedChecks>) {
+    let events = Arc::new(RecordedEvents::default());
+    let checks = Arc::new(RecordedChecks::default());
+    let publisher = Publisher {
+        publisher: events.clone(),
+        source: DEFAULT_SOURCE.to_owned(),
+        dispatch_checks: Some(checks.clone()),
+        kinds,
+    };
+    (publisher, events, checks)
+}
+
 /// A keyed job's id is its owner's and key's: a key used again after its job expired writes
 /// the new job over the old item, and that write is the new job's creation, with its event
 /// and its dispatch check.
@@ -260,13 +276,7 @@ async fn a_new_job_written_over_an_expired_one_is_accepted_and_checked() {
         old.id.to_string()
     );
 
-    let events = Arc::new(RecordedEvents::default());
-    let checks = Arc::new(RecordedChecks::default());
-    let publisher = Publisher {
-        publisher: events.clone(),
-        source: DEFAULT_SOURCE.to_owned(),
-        dispatch_checks: Some(checks.clone()),
-    };
+    let (publisher, events, checks) = recording(JobEventKind::ALL.to_vec());
     let stream = StreamReader::new(&t).await.all().await;
     assert_eq!(
         stream.records.len(),
@@ -284,4 +294,25 @@ async fn a_new_job_written_over_an_expired_one_is_accepted_and_checked() {
         ["accepted.job.created", "accepted.job.created"]
     );
     assert_eq!(*checks.scheduled.lock().unwrap(), [id.clone(), id]);
+}
+
+/// `EVENT_KINDS=terminal` (the template's `LifecycleEvents=Terminal`): one event per job, its
+/// last, and the new job's dispatch check all the same.
+#[tokio::test]
+async fn only_the_kinds_configured_are_published_and_every_new_job_is_still_checked() {
+    let t = TestStack::new().await;
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    let id = submit(&t, body, Some("terminal-only")).await;
+    t.drain(5).await;
+
+    let (publisher, events, checks) =
+        recording(JobEventKind::parse_list("terminal").expect("a list"));
+    let stream = StreamReader::new(&t).await.all().await;
+    assert!(handle_records(&publisher, stream)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let recorded = events.0.lock().unwrap().clone();
+    assert_eq!(types_of(&recorded, &id), ["accepted.job.completed"]);
+    assert_eq!(*checks.scheduled.lock().unwrap(), [id]);
 }

@@ -132,6 +132,7 @@ async fn publish(t: &TestStack) {
         )),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
+        kinds: JobEventKind::ALL.to_vec(),
     };
     let stream = StreamReader::new(t).await.all().await;
     let response = handle_records(&publisher, stream).await;

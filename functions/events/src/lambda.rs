@@ -29,6 +29,7 @@ pub async fn run() -> Result<(), Error> {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),
         source: config.event_source.clone(),
         dispatch_checks,
+        kinds: config.event_kinds.clone(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let publisher = Arc::clone(&publisher);

@@ -19,7 +19,7 @@ pub use lambda::run;
 use std::sync::Arc;
 
 use accepted_aws::item::{self, decode_job, Item};
-use accepted_core::events::CloudEvent;
+use accepted_core::events::{CloudEvent, JobEventKind};
 use accepted_core::{
     DispatchChecks, EventPublisher, Job, JobMessage, JobStatus, Owner, PublishError, QueueError,
     StoreError,
@@ -34,6 +34,9 @@ pub struct Publisher {
     pub source: String,
     /// Where each job just stored gets its dispatch check, when the deployment has them.
     pub dispatch_checks: Option<Arc<dyn DispatchChecks>>,
+    /// The lifecycle events published (`EVENT_KINDS`); the others are not sent, as nothing
+    /// subscribes to them. EventBridge bills each event.
+    pub kinds: Vec<JobEventKind>,
 }
 
 /// What one stream record asks for, once decoded.
@@ -52,7 +55,7 @@ pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEven
     let mut batch: Vec<(String, Work)> = Vec::new();
     for record in &event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        match decode(record, &publisher.source) {
+        match decode(record, publisher) {
             Ok(work) if work.event.is_some() || work.check.is_some() => {
                 batch.push((sequence, work))
             }
@@ -107,7 +110,7 @@ async fn handle_chunk(publisher: &Publisher, chunk: &[(String, Work)]) -> Result
     Ok(())
 }
 
-fn decode(record: &EventRecord, source: &str) -> Result<Work, StoreError> {
+fn decode(record: &EventRecord, publisher: &Publisher) -> Result<Work, StoreError> {
     let keys: Item = record.change.keys.clone().into();
     let is_job = keys
         .get(item::PK)
@@ -137,7 +140,9 @@ fn decode(record: &EventRecord, source: &str) -> Result<Work, StoreError> {
         )
     });
     Ok(Work {
-        event: CloudEvent::for_change(before.as_ref(), &after, source),
+        event: JobEventKind::of_change(before.as_ref(), &after)
+            .filter(|kind| publisher.kinds.contains(kind))
+            .map(|kind| CloudEvent::for_job(kind, &after, &publisher.source)),
         check,
     })
 }
