@@ -49,7 +49,8 @@ impl Prices {
     };
 }
 
-/// Lambda's own START, END and REPORT lines per invocation, in bytes (about 90, 60 and 200).
+/// Lambda's own START, END and REPORT lines per invocation, in bytes (about 90, 60 and 200),
+/// logged only with `SystemLogLevel=INFO`; the template's default, `WARN`, leaves them out.
 pub const PLATFORM_LOG_BYTES: f64 = 350.0;
 
 /// One Lambda function's share of a job.
@@ -61,8 +62,18 @@ pub struct FunctionUse {
     /// Billed duration of one invocation, ms (Lambda rounds up to the millisecond).
     pub billed_ms: f64,
     pub memory_mb: f64,
-    /// The function's own log bytes per invocation.
-    pub log_bytes: f64,
+    /// The function's own log bytes for one job (not per invocation: a batch's lines are
+    /// mostly per job).
+    pub log_bytes_per_job: f64,
+}
+
+/// A function's measured figures: its warm billed duration per invocation, and what it
+/// logs for one job.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub name: &'static str,
+    pub billed_ms: f64,
+    pub log_bytes_per_job: f64,
 }
 
 /// Everything one job uses.
@@ -71,6 +82,8 @@ pub struct Workload {
     /// API requests: the submit and the client's status reads.
     pub api_requests: f64,
     pub functions: Vec<FunctionUse>,
+    /// Lambda's own log bytes per invocation: 0 with `SystemLogLevel=WARN`.
+    pub platform_log_bytes: f64,
     pub wru: f64,
     pub rru: f64,
     pub sqs_requests: f64,
@@ -81,68 +94,89 @@ pub struct Workload {
     pub stored_gb_months: f64,
 }
 
+fn of(measured: &[Measured], name: &str) -> (f64, f64) {
+    measured
+        .iter()
+        .find(|m| m.name == name)
+        .map_or((0.0, 0.0), |m| (m.billed_ms, m.log_bytes_per_job))
+}
+
 impl Workload {
-    /// A keyed `POST /jobs`, one `GET /jobs/{id}`, a batch of `batch` jobs on the worker, the
-    /// lifecycle events, no webhook. `billed_ms`/`log_bytes` are per invocation of submit,
-    /// status, the worker (one job) and the events function, measured.
-    pub fn happy_path(batch: f64, measured: &[(&'static str, f64, f64)]) -> Self {
-        let of = |name: &str| {
-            measured
-                .iter()
-                .find(|(n, _, _)| *n == name)
-                .map_or((0.0, 0.0), |(_, ms, bytes)| (*ms, *bytes))
-        };
-        let function = |name: &'static str, invocations: f64| {
-            let (billed_ms, log_bytes) = of(name);
+    /// A keyed `POST /jobs`, one `GET /jobs/{id}`, a batch of `batch` jobs on the worker, its
+    /// terminal event, no webhook, as the template deploys by default: `LifecycleEvents=
+    /// Subscribed` with only the stack's own (webhook) rule on the bus, `SystemLogLevel=WARN`.
+    pub fn happy_path(batch: f64, measured: &[Measured]) -> Self {
+        let function = |name: &'static str, invocations: f64, jobs_per_measure: f64| {
+            let (billed_ms, log_bytes) = of(measured, name);
             FunctionUse {
                 name,
                 invocations,
                 billed_ms,
                 memory_mb: 256.0,
-                log_bytes,
+                log_bytes_per_job: log_bytes / jobs_per_measure,
             }
         };
         Self {
             api_requests: 2.0,
             functions: vec![
-                function("submit", 1.0),
-                function("status", 1.0),
+                function("submit", 1.0, 1.0),
+                function("status", 1.0, 1.0),
                 // A batch runs its jobs concurrently: one invocation's time is shared.
-                function("worker", 1.0 / batch),
-                // Three stream records (insert, start, finish) in batches of up to 100.
-                function("events", 3.0 / 100.0),
+                function("worker", 1.0 / batch, 1.0),
+                // Three stream records (insert, start, finish) in batches of up to 100; the
+                // measured invocation handles one job's three.
+                function("events", 3.0 / 100.0, 1.0),
                 // The job's dispatch check, ten to a batch (one GetItem each, nothing sent).
-                function("reconciler", 1.0 / DISPATCH_CHECK_BATCH),
+                function(
+                    "reconciler",
+                    1.0 / DISPATCH_CHECK_BATCH,
+                    DISPATCH_CHECK_BATCH,
+                ),
             ],
+            platform_log_bytes: 0.0,
             wru: HAPPY_PATH_WRU,
             rru: HAPPY_PATH_RRU + DISPATCH_CHECK_RRU,
             // SendMessage, and the event source mapping's receive and batch delete; the
             // dispatch check's share of a SendMessageBatch, a receive and a batch delete.
             sqs_requests: 1.0 + 2.0 / batch + 3.0 / DISPATCH_CHECK_BATCH,
-            events: 3.0,
-            // Each invocation that starts a trace (submit, status, the stream's) is sampled
-            // at the default rule's 5 % under load; the worker continues submit's trace.
-            traces: XRAY_SAMPLED * (2.0 + 3.0 / 100.0),
+            events: 1.0,
+            // Submit starts a trace, sampled at the default rule's 5 % under load, and the
+            // worker continues it; status and the stream's function trace only what their
+            // caller sampled (`Tracing: PassThrough`), and a client's poll asks for none.
+            traces: XRAY_SAMPLED,
             stored_gb_months: STORED_BYTES_PER_JOB / 1e9 * RETENTION_DAYS / 30.0,
         }
     }
 
     /// The same job with a `callback_url`: EventBridge's rule sends its terminal event to the
     /// webhook queue (one SQS request), and the webhooks function delivers it, in batches.
-    pub fn with_webhook(mut self, batch: f64, measured: &[(&'static str, f64, f64)]) -> Self {
-        let (billed_ms, log_bytes) = measured
-            .iter()
-            .find(|(n, _, _)| *n == "webhooks")
-            .map_or((0.0, 0.0), |(_, ms, bytes)| (*ms, *bytes));
+    pub fn with_webhook(mut self, batch: f64, measured: &[Measured]) -> Self {
+        let (billed_ms, log_bytes) = of(measured, "webhooks");
         self.functions.push(FunctionUse {
             name: "webhooks",
             invocations: 1.0 / batch,
             billed_ms,
             memory_mb: 256.0,
-            log_bytes,
+            log_bytes_per_job: log_bytes,
         });
         self.sqs_requests += 1.0 + 2.0 / batch;
         self.traces += XRAY_SAMPLED / batch;
+        self
+    }
+
+    /// `LifecycleEvents=All`, or a rule on the bus for every kind: accepted, started and
+    /// completed. The events function logs a line per event, about `event_line` bytes.
+    pub fn with_every_event(mut self, event_line: f64) -> Self {
+        self.events = 3.0;
+        if let Some(events) = self.functions.iter_mut().find(|f| f.name == "events") {
+            events.log_bytes_per_job += 2.0 * event_line;
+        }
+        self
+    }
+
+    /// `SystemLogLevel=INFO`: Lambda's START, END and REPORT lines at every invocation.
+    pub fn with_platform_logs(mut self) -> Self {
+        self.platform_log_bytes = PLATFORM_LOG_BYTES;
         self
     }
 }
@@ -201,7 +235,7 @@ pub fn per_million_jobs(work: &Workload, prices: &Prices, arch: Architecture) ->
     let log_bytes: f64 = work
         .functions
         .iter()
-        .map(|f| f.invocations * (f.log_bytes + PLATFORM_LOG_BYTES))
+        .map(|f| f.log_bytes_per_job + f.invocations * work.platform_log_bytes)
         .sum();
     Bill {
         lines: vec![
@@ -238,9 +272,20 @@ pub fn per_million_jobs(work: &Workload, prices: &Prices, arch: Architecture) ->
 mod tests {
     use super::*;
 
+    fn measured(name: &'static str, billed_ms: f64, log_bytes_per_job: f64) -> Measured {
+        Measured {
+            name,
+            billed_ms,
+            log_bytes_per_job,
+        }
+    }
+
     #[test]
     fn a_webhook_adds_its_delivery_and_nothing_else() {
-        let measured = [("submit", 10.0, 600.0), ("webhooks", 12.0, 1000.0)];
+        let measured = [
+            measured("submit", 10.0, 600.0),
+            measured("webhooks", 12.0, 1000.0),
+        ];
         let plain = Workload::happy_path(10.0, &measured);
         let hooked = plain.clone().with_webhook(10.0, &measured);
         assert!((hooked.sqs_requests - plain.sqs_requests - 1.2).abs() < 1e-9);
@@ -249,7 +294,39 @@ mod tests {
         let p = Prices::US_EAST_1;
         let extra = per_million_jobs(&hooked, &p, Architecture::X86_64).total()
             - per_million_jobs(&plain, &p, Architecture::X86_64).total();
-        assert!(extra > 0.0 && extra < 1.0, "{extra}");
+        // Its SQS requests, a tenth of an invocation of 12 ms at 256 MB, its log lines and
+        // its share of sampled traces.
+        let expected = 1.2 * p.sqs_per_million
+            + 0.1 * p.lambda_requests_per_million
+            + 0.1 * 0.25 * 0.012 * 1e6 * p.lambda_gb_second_x86
+            + 1000.0 * 1e6 / 1e9 * p.logs_per_gb
+            + XRAY_SAMPLED / 10.0 * p.xray_per_million_traces;
+        assert!(
+            (extra - expected).abs() < 1e-9,
+            "{extra} against {expected}"
+        );
+    }
+
+    #[test]
+    fn the_defaults_publish_one_event_and_leave_out_lambdas_own_lines() {
+        let measured = [
+            measured("events", 6.0, 900.0),
+            measured("reconciler", 3.0, 400.0),
+        ];
+        let plain = Workload::happy_path(10.0, &measured);
+        assert_eq!(plain.events, 1.0);
+        let log = |w: &Workload| w.functions.iter().map(|f| f.log_bytes_per_job).sum::<f64>();
+        // The events function's measure is one job's; the reconciler's, ten checks'.
+        assert!((log(&plain) - 940.0).abs() < 1e-9);
+        let every = plain.clone().with_every_event(500.0);
+        assert_eq!(every.events, 3.0);
+        assert!((log(&every) - 1940.0).abs() < 1e-9);
+        let p = Prices::US_EAST_1;
+        let bill = |w: &Workload| per_million_jobs(w, &p, Architecture::X86_64).total();
+        let platform = plain.clone().with_platform_logs();
+        let invocations: f64 = plain.functions.iter().map(|f| f.invocations).sum();
+        let expected = invocations * PLATFORM_LOG_BYTES * 1e6 / 1e9 * p.logs_per_gb;
+        assert!((bill(&platform) - bill(&plain) - expected).abs() < 1e-9);
     }
 
     #[test]
@@ -261,8 +338,9 @@ mod tests {
                 invocations: 1.0,
                 billed_ms: 9.2, // billed as 10 ms
                 memory_mb: 1024.0,
-                log_bytes: 650.0,
+                log_bytes_per_job: 650.0,
             }],
+            platform_log_bytes: PLATFORM_LOG_BYTES,
             wru: 15.0,
             rru: 1.5,
             sqs_requests: 1.2,

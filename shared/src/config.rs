@@ -31,7 +31,7 @@ pub struct Config {
     pub event_source: String,
     /// The lifecycle events the `events` function publishes (`EVENT_KINDS`); the rest of
     /// the stream is still read, and every new job still gets its dispatch check.
-    pub event_kinds: Vec<crate::events::JobEventKind>,
+    pub event_kinds: crate::events::EventKinds,
     pub max_body_bytes: usize,
     pub job_retention: Duration,
     /// The default retry policy; job types may set their own.
@@ -140,11 +140,11 @@ impl Config {
             event_source: lookup("EVENT_SOURCE")
                 .unwrap_or_else(|| crate::events::DEFAULT_SOURCE.to_owned()),
             event_kinds: match lookup("EVENT_KINDS") {
-                None => crate::events::JobEventKind::ALL.to_vec(),
+                None => crate::events::EventKinds::Subscribed,
                 Some(raw) => {
-                    crate::events::JobEventKind::parse_list(&raw).ok_or(ConfigError::Invalid {
+                    crate::events::EventKinds::parse(&raw).ok_or(ConfigError::Invalid {
                         name: "EVENT_KINDS",
-                        expected: "all, terminal, or event kinds separated by commas",
+                        expected: "subscribed, all, terminal, or event kinds separated by commas",
                         value: raw,
                     })?
                 }

@@ -21,6 +21,25 @@ pub const DATA_VERSION: &str = "1";
 /// The CloudEvents `source`, also the EventBridge `Source` rules match on.
 pub const DEFAULT_SOURCE: &str = "accepted.jobs";
 
+/// Which lifecycle events a deployment publishes (`EVENT_KINDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKinds {
+    /// The kinds that something on the bus receives, read from the bus (`subscribed`).
+    Subscribed,
+    /// These kinds, whoever listens (`all`, `terminal`, or names separated by commas).
+    Listed(Vec<JobEventKind>),
+}
+
+impl EventKinds {
+    /// `subscribed`, or a list that [`JobEventKind::parse_list`] reads.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "subscribed" => Some(Self::Subscribed),
+            list => JobEventKind::parse_list(list).map(Self::Listed),
+        }
+    }
+}
+
 /// Which state change an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobEventKind {
@@ -183,6 +202,15 @@ mod tests {
         for bad in ["", "completed,", "finished", "Completed"] {
             assert_eq!(JobEventKind::parse_list(bad), None, "{bad:?}");
         }
+        assert_eq!(
+            EventKinds::parse(" subscribed"),
+            Some(EventKinds::Subscribed)
+        );
+        assert_eq!(
+            EventKinds::parse("failed"),
+            Some(EventKinds::Listed(vec![JobEventKind::Failed]))
+        );
+        assert_eq!(EventKinds::parse("subscribed,failed"), None);
     }
 
     fn at(ms: i64) -> Timestamp {

@@ -7,8 +7,9 @@
 //! object is flat so that one query (`filter job_id = …`) finds a line whatever span wrote
 //! it; the names follow Powertools for AWS Lambda, so its queries carry over.
 //!
-//! The level comes from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls) or
-//! `RUST_LOG`, default `info`.
+//! The level comes from `RUST_LOG` (the template's `LogLevel`), else from
+//! `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), default `info`. The template
+//! opens Lambda's own filter (`TRACE`), since it would drop the EMF lines, which have no level.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -51,10 +52,13 @@ where
 }
 
 fn level_from_env() -> String {
-    std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    std::env::var("RUST_LOG")
         .ok()
-        .map(|l| l.to_lowercase())
-        .or_else(|| std::env::var("RUST_LOG").ok())
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .map(|l| l.to_lowercase())
+        })
         .unwrap_or_else(|| "info".to_owned())
 }
 

@@ -84,6 +84,9 @@ pub trait MetricSink: Send + Sync {
     ) {
         self.write(&line(namespace, at, dims, samples));
     }
+
+    /// Writes what the sink holds back; nothing for a sink that writes at once.
+    fn flush(&self) {}
 }
 
 pub struct Stdout;
@@ -92,6 +95,136 @@ impl MetricSink for Stdout {
     fn write(&self, line: &Value) {
         println!("{line}");
     }
+}
+
+/// EMF on stdout, held until [`Metrics::flush`]: one document per namespace and set of
+/// dimensions, each metric's values in an array. The worker flushes at the end of each
+/// batch, so a batch of ten jobs logs one document per job type instead of twenty lines.
+#[derive(Default)]
+pub struct BufferedStdout {
+    pending: Mutex<Vec<Pending>>,
+}
+
+/// Samples recorded and not yet written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub namespace: String,
+    pub dims: Vec<(&'static str, String)>,
+    pub samples: Vec<Sample>,
+}
+
+impl MetricSink for BufferedStdout {
+    fn write(&self, line: &Value) {
+        println!("{line}");
+    }
+
+    fn record(
+        &self,
+        namespace: &str,
+        _at: Timestamp,
+        dims: &[(&'static str, &str)],
+        samples: &[Sample],
+    ) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push(Pending {
+                namespace: namespace.to_owned(),
+                dims: dims.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+                samples: samples.to_vec(),
+            });
+        }
+    }
+
+    fn flush(&self) {
+        let pending = match self.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return,
+        };
+        for doc in documents(&pending, Timestamp::now()) {
+            self.write(&doc);
+        }
+    }
+}
+
+/// EMF takes at most 100 values per metric in one document.
+pub const VALUES_PER_DOCUMENT: usize = 100;
+
+/// The EMF documents of `pending`: one per namespace and dimensions (more past
+/// [`VALUES_PER_DOCUMENT`] values of a metric), in the order they were first recorded.
+pub fn documents(pending: &[Pending], at: Timestamp) -> Vec<Value> {
+    type Series = Vec<(&'static str, Unit, Vec<f64>)>;
+    type Dims<'a> = &'a [(&'static str, String)];
+    let mut groups: Vec<(&str, Dims, Series)> = Vec::new();
+    for p in pending {
+        let index = match groups
+            .iter()
+            .position(|(ns, dims, _)| *ns == p.namespace && *dims == p.dims.as_slice())
+        {
+            Some(index) => index,
+            None => {
+                groups.push((&p.namespace, &p.dims, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let series = &mut groups[index].2;
+        for sample in &p.samples {
+            match series.iter_mut().find(|(name, _, _)| *name == sample.name) {
+                Some((_, _, values)) => values.push(sample.value),
+                None => series.push((sample.name, sample.unit, vec![sample.value])),
+            }
+        }
+    }
+    let mut docs = Vec::new();
+    for (namespace, dims, series) in groups {
+        let longest = series.iter().map(|(_, _, v)| v.len()).max().unwrap_or(0);
+        for start in (0..longest).step_by(VALUES_PER_DOCUMENT) {
+            let chunk: Vec<(&str, Unit, &[f64])> = series
+                .iter()
+                .filter(|(_, _, values)| values.len() > start)
+                .map(|(name, unit, values)| {
+                    let end = values.len().min(start + VALUES_PER_DOCUMENT);
+                    (*name, *unit, &values[start..end])
+                })
+                .collect();
+            docs.push(document(namespace, at, dims, &chunk));
+        }
+    }
+    docs
+}
+
+fn document(
+    namespace: &str,
+    at: Timestamp,
+    dims: &[(&'static str, String)],
+    series: &[(&str, Unit, &[f64])],
+) -> Value {
+    let names: Vec<&str> = dims.iter().map(|(k, _)| *k).collect();
+    let definitions: Vec<Value> = series
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
+        .collect();
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": at.as_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [names, []],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    for (k, v) in dims {
+        doc.insert((*k).into(), Value::from(v.as_str()));
+    }
+    for (name, _, values) in series {
+        let value = match values {
+            [one] => Value::from(*one),
+            many => Value::from(many.to_vec()),
+        };
+        doc.insert((*name).into(), value);
+    }
+    Value::Object(doc)
 }
 
 /// Keeps the lines, for tests.
@@ -148,6 +281,11 @@ impl Metrics {
         self.sink
             .record(&self.namespace, Timestamp::now(), dims, samples);
     }
+
+    /// Writes what a buffering sink holds ([`BufferedStdout`]).
+    pub fn flush(&self) {
+        self.sink.flush();
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -165,30 +303,15 @@ pub fn line(
     dims: &[(&'static str, &str)],
     samples: &[Sample],
 ) -> Value {
-    let names: Vec<&str> = dims.iter().map(|(k, _)| *k).collect();
-    let definitions: Vec<Value> = samples
+    let dims: Vec<(&'static str, String)> =
+        dims.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let values: Vec<[f64; 1]> = samples.iter().map(|s| [s.value]).collect();
+    let series: Vec<(&str, Unit, &[f64])> = samples
         .iter()
-        .map(|s| json!({"Name": s.name, "Unit": s.unit.as_str()}))
+        .zip(&values)
+        .map(|(s, v)| (s.name, s.unit, &v[..]))
         .collect();
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": at.as_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [names, []],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    for (k, v) in dims {
-        doc.insert((*k).into(), Value::from(*v));
-    }
-    for s in samples {
-        doc.insert(s.name.into(), Value::from(s.value));
-    }
-    Value::Object(doc)
+    document(namespace, at, &dims, &series)
 }
 
 #[cfg(test)]
@@ -225,6 +348,68 @@ mod tests {
                 "JobsCompleted": 1.0,
                 "RunTimeMs": 42.0
             })
+        );
+    }
+
+    #[test]
+    fn a_buffered_batch_is_one_document_per_dimensions_with_arrays_of_values() {
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let job = |job_type: &str, run_ms: i64| Pending {
+            namespace: "accepted".into(),
+            dims: vec![("JobType", job_type.to_owned())],
+            samples: vec![
+                Sample::count(name::COMPLETED),
+                Sample::millis(name::RUN_TIME, run_ms),
+            ],
+        };
+        let started = Pending {
+            samples: vec![Sample::count(name::STARTED)],
+            ..job("a", 0)
+        };
+        let docs = documents(&[started, job("a", 5), job("b", 7), job("a", 9)], at);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["JobType"], "a");
+        assert_eq!(docs[0]["JobsStarted"], 1.0);
+        assert_eq!(docs[0]["JobsCompleted"], json!([1.0, 1.0]));
+        assert_eq!(docs[0]["RunTimeMs"], json!([5.0, 9.0]));
+        let declared: Vec<&str> = docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(declared, ["JobsStarted", "JobsCompleted", "RunTimeMs"]);
+        assert_eq!(docs[1]["JobType"], "b");
+        assert_eq!(docs[1]["RunTimeMs"], 7.0);
+        assert_eq!(
+            docs[1],
+            line("accepted", at, &[("JobType", "b")], &job("b", 7).samples)
+        );
+    }
+
+    #[test]
+    fn past_a_hundred_values_a_metric_goes_on_in_another_document() {
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let mut pending: Vec<Pending> = (0..150)
+            .map(|i| Pending {
+                namespace: "accepted".into(),
+                dims: vec![],
+                samples: vec![Sample::millis(name::RUN_TIME, i)],
+            })
+            .collect();
+        pending[0].samples.push(Sample::count(name::FAILED));
+        let docs = documents(&pending, at);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["RunTimeMs"].as_array().unwrap().len(), 100);
+        assert_eq!(docs[0]["JobsFailed"], 1.0);
+        assert_eq!(docs[1]["RunTimeMs"].as_array().unwrap().len(), 50);
+        assert!(docs[1].get("JobsFailed").is_none());
+        assert_eq!(
+            docs[1]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
         );
     }
 

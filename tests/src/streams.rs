@@ -92,10 +92,10 @@ pub async fn run_events_function(t: &TestStack) {
         .dispatch_check_queue_url
         .as_deref()
         .expect("the template sets DISPATCH_CHECK_QUEUE_URL");
+    let bus = t.config.require_event_bus().expect("EVENT_BUS_NAME");
     let publisher = accepted_events::Publisher {
         publisher: std::sync::Arc::new(accepted_aws::EventBridgePublisher::from_sdk_config(
-            &t.sdk,
-            t.config.require_event_bus().expect("EVENT_BUS_NAME"),
+            &t.sdk, bus,
         )),
         source: t.config.event_source.clone(),
         dispatch_checks: Some(std::sync::Arc::new(
@@ -105,7 +105,9 @@ pub async fn run_events_function(t: &TestStack) {
                 t.config.dispatch_check_delay,
             ),
         )),
-        kinds: t.config.event_kinds.clone(),
+        kinds: accepted_events::Kinds::configured(&t.config.event_kinds, || {
+            accepted_aws::BusSubscriptions::from_sdk_config(&t.sdk, bus, &t.config.event_source)
+        }),
     };
     let stream = StreamReader::new(t).await.all().await;
     let response = accepted_events::handle_records(&publisher, stream).await;

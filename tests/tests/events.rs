@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use accepted_aws::EventBridgePublisher;
+use accepted_aws::{BusSubscriptions, EventBridgePublisher};
 use std::sync::Mutex;
 
 use accepted_core::events::{CloudEvent, JobEventKind, DEFAULT_SOURCE};
 use accepted_core::{DispatchChecks, EventPublisher, JobMessage, JobStore, Owner, QueueError};
-use accepted_events::{handle_records, Publisher};
+use accepted_events::{handle_records, Kinds, Publisher};
 use accepted_tests::faults::{FlakyPublisher, Strike};
 use accepted_tests::streams::{StreamReader, Subscriber};
 use accepted_tests::TestStack;
@@ -63,7 +63,7 @@ async fn each_state_change_reaches_subscribers_as_one_cloud_event() {
         publisher: bus_publisher(&t),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
-        kinds: JobEventKind::ALL.to_vec(),
+        kinds: accepted_events::Kinds::all(),
     };
     let stream = StreamReader::new(&t).await.all().await;
     assert!(
@@ -147,7 +147,7 @@ async fn a_failed_publication_is_retried_from_the_stream_and_loses_nothing() {
         publisher: Arc::new(FlakyPublisher::new(bus_publisher(&t), 1, Strike::Before)),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
-        kinds: JobEventKind::ALL.to_vec(),
+        kinds: accepted_events::Kinds::all(),
     };
     let failed = handle_records(&publisher, stream.clone()).await;
     assert_eq!(failed.batch_item_failures.len(), 1);
@@ -217,7 +217,7 @@ async fn each_stored_job_gets_one_dispatch_check_and_a_failed_one_is_retried() {
         publisher: bus_publisher(&t),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: Some(checks.clone()),
-        kinds: JobEventKind::ALL.to_vec(),
+        kinds: accepted_events::Kinds::all(),
     };
     let failed = handle_records(&publisher, stream.clone()).await;
     assert_eq!(failed.batch_item_failures.len(), 1);
@@ -249,7 +249,7 @@ impl EventPublisher for RecordedEvents {
 }
 
 /// A publisher of `kinds` that records what it publishes and schedules.
-fn recording(kinds: Vec<JobEventKind>) -> (Publisher, Arc<RecordedEvents>, Arc<RecordedChecks>) {
+fn recording(kinds: Kinds) -> (Publisher, Arc<RecordedEvents>, Arc<RecordedChecks>) {
     let events = Arc::new(RecordedEvents::default());
     let checks = Arc::new(RecordedChecks::default());
     let publisher = Publisher {
@@ -276,7 +276,7 @@ async fn a_new_job_written_over_an_expired_one_is_accepted_and_checked() {
         old.id.to_string()
     );
 
-    let (publisher, events, checks) = recording(JobEventKind::ALL.to_vec());
+    let (publisher, events, checks) = recording(Kinds::all());
     let stream = StreamReader::new(&t).await.all().await;
     assert_eq!(
         stream.records.len(),
@@ -305,8 +305,9 @@ async fn only_the_kinds_configured_are_published_and_every_new_job_is_still_chec
     let id = submit(&t, body, Some("terminal-only")).await;
     t.drain(5).await;
 
-    let (publisher, events, checks) =
-        recording(JobEventKind::parse_list("terminal").expect("a list"));
+    let (publisher, events, checks) = recording(Kinds::Listed(
+        JobEventKind::parse_list("terminal").expect("a list"),
+    ));
     let stream = StreamReader::new(&t).await.all().await;
     assert!(handle_records(&publisher, stream)
         .await
@@ -315,4 +316,115 @@ async fn only_the_kinds_configured_are_published_and_every_new_job_is_still_chec
     let recorded = events.0.lock().unwrap().clone();
     assert_eq!(types_of(&recorded, &id), ["accepted.job.completed"]);
     assert_eq!(*checks.scheduled.lock().unwrap(), [id]);
+}
+
+/// `EVENT_KINDS=subscribed`, the default: the kinds that an enabled rule on the bus may
+/// match are published, and every kind once an archive records the bus. The stack's own rule
+/// (webhooks) takes the terminal events.
+#[tokio::test]
+async fn subscribed_publishes_what_the_bus_rules_and_archives_receive() {
+    let t = TestStack::new().await;
+    let bus = t.config.require_event_bus().expect("EVENT_BUS_NAME");
+    let read = || async {
+        BusSubscriptions::from_sdk_config(&t.sdk, bus, DEFAULT_SOURCE)
+            .kinds()
+            .await
+            .expect("the bus is readable")
+    };
+    assert_eq!(read().await, JobEventKind::TERMINAL);
+
+    let events = aws_sdk_eventbridge::Client::new(&t.sdk);
+    let rule = |name: &'static str, kind: &str, state| {
+        events
+            .put_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .state(state)
+            .event_pattern(json!({"source": [DEFAULT_SOURCE], "detail-type": [kind]}).to_string())
+            .send()
+    };
+    use aws_sdk_eventbridge::types::RuleState;
+    rule("on-start", "accepted.job.started", RuleState::Enabled)
+        .await
+        .expect("a rule");
+    rule(
+        "on-create-later",
+        "accepted.job.created",
+        RuleState::Disabled,
+    )
+    .await
+    .expect("a disabled rule");
+    rule(
+        "elsewhere",
+        "accepted.job.retry_scheduled",
+        RuleState::Enabled,
+    )
+    .await
+    .expect("a rule on another source");
+    events
+        .put_rule()
+        .name("elsewhere")
+        .event_bus_name(bus)
+        .event_pattern(json!({"source": ["other.app"]}).to_string())
+        .send()
+        .await
+        .expect("the rule moved to another source");
+    use JobEventKind::*;
+    assert_eq!(read().await, [Started, Completed, Failed, Cancelled]);
+
+    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
+    let id = submit(&t, body, Some("subscribed")).await;
+    t.drain(5).await;
+    let subscribed = Arc::new(BusSubscriptions::from_sdk_config(
+        &t.sdk,
+        bus,
+        DEFAULT_SOURCE,
+    ));
+    let (publisher, recorded, checks) = recording(Kinds::Subscribed(subscribed));
+    let stream = StreamReader::new(&t).await.all().await;
+    assert!(handle_records(&publisher, stream)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let recorded = recorded.0.lock().unwrap().clone();
+    assert_eq!(
+        types_of(&recorded, &id),
+        ["accepted.job.started", "accepted.job.completed"]
+    );
+    assert_eq!(*checks.scheduled.lock().unwrap(), [id]);
+
+    let bus_arn = events
+        .describe_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .expect("the bus")
+        .arn
+        .expect("an ARN");
+    events
+        .create_archive()
+        .archive_name(format!("{bus}-replay"))
+        .event_source_arn(bus_arn)
+        .send()
+        .await
+        .expect("an archive");
+    assert_eq!(read().await, JobEventKind::ALL);
+    events
+        .delete_archive()
+        .archive_name(format!("{bus}-replay"))
+        .send()
+        .await
+        .expect("the archive deleted");
+}
+
+/// A bus that cannot be read (here: none by that name) publishes every kind: a missing
+/// permission costs events, never loses one.
+#[tokio::test]
+async fn an_unreadable_bus_publishes_every_kind() {
+    let t = TestStack::new().await;
+    let missing = BusSubscriptions::from_sdk_config(&t.sdk, "no-such-bus", DEFAULT_SOURCE);
+    let err = missing.kinds().await.expect_err("no such bus");
+    assert!(err.to_string().contains("no-such-bus"), "{err}");
+    // Until the next reading, every kind.
+    assert_eq!(missing.kinds().await.expect("cached"), JobEventKind::ALL);
 }

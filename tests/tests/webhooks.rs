@@ -132,7 +132,7 @@ async fn publish(t: &TestStack) {
         )),
         source: DEFAULT_SOURCE.to_owned(),
         dispatch_checks: None,
-        kinds: JobEventKind::ALL.to_vec(),
+        kinds: accepted_events::Kinds::all(),
     };
     let stream = StreamReader::new(t).await.all().await;
     let response = handle_records(&publisher, stream).await;

@@ -30,7 +30,9 @@ pub use calls::{AwsClients, CallCounter, CallCounts};
 pub use dispatch_checks::SqsDispatchChecks;
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
-pub use eventbridge::EventBridgePublisher;
+pub use eventbridge::{
+    BusSubscriptions, EventBridgePublisher, SubscriptionsUnread, SUBSCRIPTIONS_REFRESH,
+};
 pub use job_ids::KeyedJobIds;
 #[cfg(feature = "lambda")]
 pub use lambda::LambdaTarget;

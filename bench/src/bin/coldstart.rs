@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accepted_bench::cost::{per_million_jobs, Architecture, Prices, Workload};
+use accepted_bench::cost::{per_million_jobs, Architecture, Measured, Prices, Workload};
 use accepted_bench::process::{cpu_time, peak_rss};
 use accepted_bench::runtime_api::{Outcome, RuntimeApi};
 use accepted_bench::stats::{ms, Samples};
@@ -71,6 +71,8 @@ struct Figures {
     peak_rss: u64,
     /// The function's own log bytes (stdout) per warm invocation.
     log_bytes: Vec<f64>,
+    /// The worker's log bytes per job in the batch of ten.
+    batch_log_bytes_per_job: Vec<f64>,
 }
 
 /// What the functions share across the run: fixtures, and the jobs submit created.
@@ -232,7 +234,14 @@ async fn measure(run: &mut Run, function: &'static str) -> Result<Figures, Strin
             prepare_sleepers(run, &api).await?;
         }
         if function == "worker" {
-            concurrent_batch(run, &api).await?;
+            let before = logged.load(Ordering::Relaxed);
+            if let Some(jobs) = concurrent_batch(run, &api).await? {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let bytes = logged.load(Ordering::Relaxed) - before;
+                figures
+                    .batch_log_bytes_per_job
+                    .push(bytes as f64 / jobs as f64);
+            }
         }
         figures.peak_rss = figures
             .peak_rss
@@ -327,10 +336,11 @@ async fn prepare_sleepers(run: &mut Run, api: &RuntimeApi) -> Result<(), String>
 
 /// One worker invocation with a batch of the ten sleepers: the jobs run concurrently, so the
 /// batch takes about one job's 100 ms, not ten.
-async fn concurrent_batch(run: &mut Run, api: &RuntimeApi) -> Result<(), String> {
+/// Runs the sleepers submit created as one batch; the number of jobs it ran.
+async fn concurrent_batch(run: &mut Run, api: &RuntimeApi) -> Result<Option<usize>, String> {
     let ids: Vec<String> = run.sleepers.drain(..).collect();
     if ids.len() < 10 {
-        return Ok(());
+        return Ok(None);
     }
     let template = run.fixtures["worker"]["Records"][0].clone();
     let records: Vec<Value> = ids
@@ -346,7 +356,7 @@ async fn concurrent_batch(run: &mut Run, api: &RuntimeApi) -> Result<(), String>
     match outcome {
         Outcome::Response(body) if body.as_ref() == br#"{"batchItemFailures":[]}"# => {
             run.batches.push(took);
-            Ok(())
+            Ok(Some(ids.len()))
         }
         Outcome::Response(body) | Outcome::Error(body) => Err(format!(
             "the batch of sleepers: {}",
@@ -374,18 +384,37 @@ fn mean(values: &[f64]) -> f64 {
 
 /// The price of a million jobs at the warm p50 durations and log volumes measured here.
 fn cost(all: &BTreeMap<&'static str, Figures>) {
-    let priced = ["submit", "status", "worker", "events", "webhooks"];
-    let measured: Vec<(&'static str, f64, f64)> = priced
+    let priced = [
+        "submit",
+        "status",
+        "worker",
+        "events",
+        "reconciler",
+        "webhooks",
+    ];
+    let measured: Vec<Measured> = priced
         .into_iter()
         .filter_map(|name| {
             let f = all.get(name)?;
             let p50 = Samples::new(f.warm.clone()).percentile(50.0);
-            Some((name, p50.as_secs_f64() * 1000.0, mean(&f.log_bytes)))
+            // The worker's lines per job come from the batch of ten, when it ran: a lone
+            // job's invocation also carries the batch's own lines.
+            let log_bytes_per_job = match f.batch_log_bytes_per_job.is_empty() {
+                true => mean(&f.log_bytes),
+                false => mean(&f.batch_log_bytes_per_job),
+            };
+            Some(Measured {
+                name,
+                billed_ms: p50.as_secs_f64() * 1000.0,
+                log_bytes_per_job,
+            })
         })
         .collect();
     if measured.len() < priced.len() {
         return;
     }
+    // What one "event published" line weighs, for the deployments that publish every kind.
+    const EVENT_LINE_BYTES: f64 = 510.0;
     let work = Workload::happy_path(10.0, &measured);
     let hooked = work.clone().with_webhook(10.0, &measured);
     let prices = Prices::US_EAST_1;
@@ -393,11 +422,20 @@ fn cost(all: &BTreeMap<&'static str, Figures>) {
         per_million_jobs(&work, &prices, Architecture::X86_64),
         per_million_jobs(&work, &prices, Architecture::Arm64),
         per_million_jobs(&hooked, &prices, Architecture::X86_64),
-        per_million_jobs(&hooked, &prices, Architecture::Arm64),
+        per_million_jobs(
+            &work.clone().with_every_event(EVENT_LINE_BYTES),
+            &prices,
+            Architecture::X86_64,
+        ),
+        per_million_jobs(
+            &work.clone().with_platform_logs(),
+            &prices,
+            Architecture::X86_64,
+        ),
     ];
     println!("\ncost of one million jobs (us-east-1 list prices, see bench/src/cost.rs)\n");
-    println!("| line | x86_64 USD | arm64 USD | with a webhook, x86_64 | with a webhook, arm64 |");
-    println!("|---|---|---|---|---|");
+    println!("| line | x86_64 USD | arm64 USD | with a webhook | LifecycleEvents=All | SystemLogLevel=INFO |");
+    println!("|---|---|---|---|---|---|");
     for (i, (name, _)) in bills[0].lines.iter().enumerate() {
         let cells: Vec<String> = bills
             .iter()

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use accepted_aws::{load_lambda_config, EventBridgePublisher, SqsDispatchChecks};
+use accepted_aws::{load_lambda_config, BusSubscriptions, EventBridgePublisher, SqsDispatchChecks};
 use accepted_core::{logging, Config, DispatchChecks};
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-use crate::{handle_records, Publisher};
+use crate::{handle_records, Kinds, Publisher};
 
 /// Serves the function under the Lambda runtime until it stops, configured from the
 /// environment.
@@ -25,11 +25,14 @@ pub async fn run() -> Result<(), Error> {
             config.dispatch_check_delay,
         )) as Arc<dyn DispatchChecks>
     });
+    let kinds = Kinds::configured(&config.event_kinds, || {
+        BusSubscriptions::from_sdk_config(&aws, &bus, &config.event_source)
+    });
     let publisher = Arc::new(Publisher {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),
         source: config.event_source.clone(),
         dispatch_checks,
-        kinds: config.event_kinds.clone(),
+        kinds,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let publisher = Arc::clone(&publisher);

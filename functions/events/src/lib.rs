@@ -19,14 +19,15 @@ pub use lambda::run;
 use std::sync::Arc;
 
 use accepted_aws::item::{self, decode_job, Item};
-use accepted_core::events::{CloudEvent, JobEventKind};
+use accepted_aws::BusSubscriptions;
+use accepted_core::events::{CloudEvent, EventKinds, JobEventKind};
 use accepted_core::{
     DispatchChecks, EventPublisher, Job, JobMessage, JobStatus, Owner, PublishError, QueueError,
     StoreError,
 };
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub struct Publisher {
     pub publisher: Arc<dyn EventPublisher>,
@@ -35,8 +36,42 @@ pub struct Publisher {
     /// Where each job just stored gets its dispatch check, when the deployment has them.
     pub dispatch_checks: Option<Arc<dyn DispatchChecks>>,
     /// The lifecycle events published (`EVENT_KINDS`); the others are not sent, as nothing
-    /// subscribes to them. EventBridge bills each event.
-    pub kinds: Vec<JobEventKind>,
+    /// receives them. EventBridge bills each event.
+    pub kinds: Kinds,
+}
+
+/// Where the kinds to publish come from.
+pub enum Kinds {
+    /// Those the deployment lists.
+    Listed(Vec<JobEventKind>),
+    /// Those that a rule or an archive on the bus may receive, read from the bus.
+    Subscribed(Arc<BusSubscriptions>),
+}
+
+impl Kinds {
+    pub fn all() -> Self {
+        Self::Listed(JobEventKind::ALL.to_vec())
+    }
+
+    /// The kinds `EVENT_KINDS` names; `bus` reads the subscriptions when it says
+    /// `subscribed`.
+    pub fn configured(kinds: &EventKinds, bus: impl FnOnce() -> BusSubscriptions) -> Self {
+        match kinds {
+            EventKinds::Listed(kinds) => Self::Listed(kinds.clone()),
+            EventKinds::Subscribed => Self::Subscribed(Arc::new(bus())),
+        }
+    }
+
+    async fn current(&self) -> Vec<JobEventKind> {
+        match self {
+            Self::Listed(kinds) => kinds.clone(),
+            // Boxed: the SDK's futures are deep, and this one runs once a minute.
+            Self::Subscribed(bus) => Box::pin(bus.kinds()).await.unwrap_or_else(|err| {
+                warn!(error = %err, "publishing every event kind until the next reading");
+                JobEventKind::ALL.to_vec()
+            }),
+        }
+    }
 }
 
 /// What one stream record asks for, once decoded.
@@ -52,10 +87,11 @@ struct Work {
 /// retries from there; what the group had done already is done again with the same ids.
 pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let kinds = publisher.kinds.current().await;
     let mut batch: Vec<(String, Work)> = Vec::new();
     for record in &event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        match decode(record, publisher) {
+        match decode(record, publisher, &kinds) {
             Ok(work) if work.event.is_some() || work.check.is_some() => {
                 batch.push((sequence, work))
             }
@@ -65,6 +101,7 @@ pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEven
             }
         }
     }
+    let (mut events, mut checks) = (0, 0);
     for chunk in batch.chunks(10) {
         if let Err(err) = handle_chunk(publisher, chunk).await {
             warn!(error = %err, "stream records not handled; the stream retries from here");
@@ -73,7 +110,14 @@ pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEven
             response.batch_item_failures.push(failure);
             break;
         }
+        events += chunk.iter().filter(|(_, w)| w.event.is_some()).count();
+        checks += chunk.iter().filter(|(_, w)| w.check.is_some()).count();
     }
+    // Lambda's own metrics count the invocations; this line is for debugging a stream.
+    debug!(
+        records = event.records.len(),
+        events, checks, "stream records handled"
+    );
     response
 }
 
@@ -89,6 +133,7 @@ async fn handle_chunk(publisher: &Publisher, chunk: &[(String, Work)]) -> Result
     let events: Vec<CloudEvent> = chunk.iter().filter_map(|(_, w)| w.event.clone()).collect();
     if !events.is_empty() {
         publisher.publisher.publish(&events).await?;
+        // The job's correlation id follows it here too.
         for event in &events {
             info!(event_id = %event.id, event_type = %event.event_type,
                   job_id = %event.subject, correlation_id = %event.correlationid,
@@ -102,15 +147,20 @@ async fn handle_chunk(publisher: &Publisher, chunk: &[(String, Work)]) -> Result
         chunk.iter().filter_map(|(_, w)| w.check.clone()).collect();
     if !checks.is_empty() {
         dispatch_checks.schedule(&checks).await?;
+        // Every new job has one; its line says nothing its event does not.
         for (message, _) in &checks {
-            info!(job_id = %message.job_id, correlation_id = %message.correlation_id,
+            debug!(job_id = %message.job_id, correlation_id = %message.correlation_id,
                   "dispatch check scheduled");
         }
     }
     Ok(())
 }
 
-fn decode(record: &EventRecord, publisher: &Publisher) -> Result<Work, StoreError> {
+fn decode(
+    record: &EventRecord,
+    publisher: &Publisher,
+    kinds: &[JobEventKind],
+) -> Result<Work, StoreError> {
     let keys: Item = record.change.keys.clone().into();
     let is_job = keys
         .get(item::PK)
@@ -141,7 +191,7 @@ fn decode(record: &EventRecord, publisher: &Publisher) -> Result<Work, StoreErro
     });
     Ok(Work {
         event: JobEventKind::of_change(before.as_ref(), &after)
-            .filter(|kind| publisher.kinds.contains(kind))
+            .filter(|kind| kinds.contains(kind))
             .map(|kind| CloudEvent::for_job(kind, &after, &publisher.source)),
         check,
     })

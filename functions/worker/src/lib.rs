@@ -71,7 +71,11 @@ pub struct Worker {
 impl Worker {
     pub fn new(store: Arc<dyn JobStore>, registry: JobRegistry, config: &Config) -> Self {
         Self {
-            metrics: Metrics::stdout(&config.metrics_namespace),
+            // Written once per batch (`handle_batch`), not once per job.
+            metrics: Metrics::new(
+                &config.metrics_namespace,
+                Arc::new(accepted_core::metrics::BufferedStdout::default()),
+            ),
             store,
             registry,
             retry: config.retry,
@@ -116,16 +120,18 @@ pub async fn handle_batch(
     deadline: Option<Timestamp>,
 ) -> SqsBatchResponse {
     let budget = run_budget(deadline, Timestamp::now());
-    let worker = Arc::clone(worker);
-    process_batch(event, worker.concurrency, move |message| {
-        let worker = Arc::clone(&worker);
+    let batch_worker = Arc::clone(worker);
+    let response = process_batch(event, worker.concurrency, move |message| {
+        let worker = Arc::clone(&batch_worker);
         async move {
             let outcome = record::process(&worker, &message, budget).await;
             let outcome = settle(&worker, &message, outcome).await;
             !matches!(outcome, Outcome::Retry { .. } | Outcome::DeadLetter { .. })
         }
     })
-    .await
+    .await;
+    worker.metrics.flush();
+    response
 }
 
 /// Carries out what the record's outcome asks of the queues: a backoff for a retry, a move

@@ -15,7 +15,7 @@ use accepted_core::{
     Timestamp, Transition, TransitionError,
 };
 use aws_lambda_events::event::sqs::SqsMessage;
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::attempt::execute;
 use crate::results::{keep, Kept};
@@ -85,7 +85,12 @@ pub(crate) async fn process(worker: &Worker, message: &SqsMessage, budget: Durat
     let outcome = run(worker, &job_message, receive_count, budget)
         .instrument(span.clone())
         .await;
-    span.in_scope(|| info!(outcome = ?outcome, "record finished"));
+    // A job's end is logged by its transition ("job updated"); the record's own line only
+    // says more when the message is kept or set aside.
+    span.in_scope(|| match &outcome {
+        Outcome::Done(_) => debug!(outcome = ?outcome, "record finished"),
+        _ => info!(outcome = ?outcome, "record finished"),
+    });
     outcome
 }
 

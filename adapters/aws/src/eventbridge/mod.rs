@@ -1,6 +1,12 @@
 //! [`EventPublisher`] on EventBridge: each CloudEvent is one entry on the bus, its `source` as
 //! the entry's `Source`, its `type` as the `DetailType` and the whole event as the `Detail`,
 //! so rules match on `source` and `detail-type` and targets receive the CloudEvent.
+//! [`BusSubscriptions`] reads which kinds anything on the bus receives.
+
+mod patterns;
+mod subscriptions;
+
+pub use subscriptions::{BusSubscriptions, SubscriptionsUnread, REFRESH as SUBSCRIPTIONS_REFRESH};
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
