@@ -43,6 +43,9 @@ struct Args {
     /// Only these functions (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// The functions' `RUST_LOG` (the template's `LogLevel`): what they log, and so the bill.
+    #[arg(long, default_value = "info")]
+    log_level: String,
 }
 
 const FUNCTIONS: [&str; 8] = [
@@ -122,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     env.insert("AWS_REGION".into(), "us-east-1".into());
     env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "256".into());
     env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
-    env.insert("RUST_LOG".into(), "info".into());
+    env.insert("RUST_LOG".into(), args.log_level.clone());
     // moto answers the per-owner cap's Query by reading every unfinished job of the owner in
     // Python, and this run leaves a thousand pending: submit would slow with each one. On
     // DynamoDB the count is one small Query (its cost is in the cost model).
