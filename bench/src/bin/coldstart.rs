@@ -86,6 +86,8 @@ struct Run {
     jobs: Vec<String>,
     sleepers: Vec<String>,
     batches: Vec<Duration>,
+    /// The worker's CPU per job in those batches (the issue measures the worker so).
+    batch_cpu_per_job: Vec<Duration>,
     serial: usize,
     /// Per function, how many of `jobs` it has used.
     cursors: BTreeMap<String, usize>,
@@ -162,6 +164,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         jobs: Vec::new(),
         sleepers: Vec::new(),
         batches: Vec::new(),
+        batch_cpu_per_job: Vec::new(),
         serial: 0,
         cursors: BTreeMap::new(),
     };
@@ -238,7 +241,14 @@ async fn measure(run: &mut Run, function: &'static str) -> Result<Figures, Strin
         }
         if function == "worker" {
             let before = logged.load(Ordering::Relaxed);
+            let cpu_before = cpu_time(pid).map_err(|e| e.to_string())?;
             if let Some(jobs) = concurrent_batch(run, &api).await? {
+                let cpu = cpu_time(pid)
+                    .map_err(|e| e.to_string())?
+                    .saturating_sub(cpu_before);
+                if let Ok(n) = u32::try_from(jobs) {
+                    run.batch_cpu_per_job.push(cpu / n);
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let bytes = logged.load(Ordering::Relaxed) - before;
                 figures
@@ -493,6 +503,11 @@ fn report(run: &Run, all: &BTreeMap<&'static str, Figures>) {
             "\nworker: a batch of ten 100 ms demo.sleep jobs took p50 {} ms (n={}); 1000 ms would mean one at a time",
             ms(batches.percentile(50.0)),
             batches.len()
+        );
+        let cpu = Samples::new(run.batch_cpu_per_job.clone());
+        println!(
+            "worker: CPU per job in those batches p50 {} ms",
+            ms(cpu.percentile(50.0))
         );
     }
     cost(all);
