@@ -23,13 +23,15 @@ pub async fn run(registry: JobRegistry) -> Result<(), Error> {
     let registry = with_declared(registry, config.job_types_file.as_deref(), &aws)?;
     let store = keyed_job_store(&aws, &config)?;
     let mut worker = Worker::new(Arc::new(store), registry, &config);
+    // One SQS client for both queues: a client is built once, at cold start.
+    let sqs = AwsClients::new(&aws).sqs();
     // The source queue, to delay retries by changing their visibility (backoff).
     if let Some(url) = &config.queue_url {
-        worker = worker.with_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+        worker = worker.with_queue(Arc::new(SqsJobQueue::new(sqs.clone(), url)));
     }
     // The dead-letter queue, to set aside at once what can never be processed.
     if let Some(url) = &config.dead_letter_queue_url {
-        worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::from_sdk_config(&aws, url)));
+        worker = worker.with_dead_letter_queue(Arc::new(SqsJobQueue::new(sqs, url)));
     }
     // The bucket for results too large for the job item.
     if let Some(bucket) = &config.results_bucket {
