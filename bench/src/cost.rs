@@ -102,9 +102,10 @@ fn of(measured: &[Measured], name: &str) -> (f64, f64) {
 }
 
 impl Workload {
-    /// A keyed `POST /jobs`, one `GET /jobs/{id}`, a batch of `batch` jobs on the worker, its
-    /// terminal event, no webhook, as the template deploys by default: `LifecycleEvents=
-    /// Subscribed` with only the stack's own (webhook) rule on the bus, `SystemLogLevel=WARN`.
+    /// A keyed `POST /jobs`, one `GET /jobs/{id}`, a batch of `batch` jobs on the worker, no
+    /// webhook, as the template deploys by default: `LifecycleEvents=Subscribed` with only
+    /// the stack's own rule on the bus, which receives the terminal events of jobs with a
+    /// callback, so this job publishes none; `SystemLogLevel=WARN`.
     pub fn happy_path(batch: f64, measured: &[Measured]) -> Self {
         let function = |name: &'static str, invocations: f64, jobs_per_measure: f64| {
             let (billed_ms, log_bytes) = of(measured, name);
@@ -139,7 +140,7 @@ impl Workload {
             // SendMessage, and the event source mapping's receive and batch delete; the
             // dispatch check's share of a SendMessageBatch, a receive and a batch delete.
             sqs_requests: 1.0 + 2.0 / batch + 3.0 / DISPATCH_CHECK_BATCH,
-            events: 1.0,
+            events: 0.0,
             // Submit starts a trace, sampled at the default rule's 5 % under load, and the
             // worker continues it; status and the stream's function trace only what their
             // caller sampled (`Tracing: PassThrough`), and a client's poll asks for none.
@@ -148,9 +149,11 @@ impl Workload {
         }
     }
 
-    /// The same job with a `callback_url`: EventBridge's rule sends its terminal event to the
-    /// webhook queue (one SQS request), and the webhooks function delivers it, in batches.
-    pub fn with_webhook(mut self, batch: f64, measured: &[Measured]) -> Self {
+    /// The same job with a `callback_url`: its terminal event is published (the stack's rule
+    /// receives it) and the events function logs it, about `event_line` bytes; the rule
+    /// sends it to the webhook queue (one SQS request), and the webhooks function delivers
+    /// it, in batches.
+    pub fn with_webhook(mut self, batch: f64, measured: &[Measured], event_line: f64) -> Self {
         let (billed_ms, log_bytes) = of(measured, "webhooks");
         self.functions.push(FunctionUse {
             name: "webhooks",
@@ -161,15 +164,21 @@ impl Workload {
         });
         self.sqs_requests += 1.0 + 2.0 / batch;
         self.traces += XRAY_SAMPLED / batch;
-        self
+        self.publish(1.0, event_line)
     }
 
     /// `LifecycleEvents=All`, or a rule on the bus for every kind: accepted, started and
-    /// completed. The events function logs a line per event, about `event_line` bytes.
-    pub fn with_every_event(mut self, event_line: f64) -> Self {
-        self.events = 3.0;
-        if let Some(events) = self.functions.iter_mut().find(|f| f.name == "events") {
-            events.log_bytes_per_job += 2.0 * event_line;
+    /// completed, each logged by the events function in a line of about `event_line` bytes.
+    pub fn with_every_event(self, event_line: f64) -> Self {
+        self.publish(3.0, event_line)
+    }
+
+    /// At least `events` events per job, each with its line in the events function's log.
+    fn publish(mut self, events: f64, event_line: f64) -> Self {
+        let added = (events - self.events).max(0.0);
+        self.events += added;
+        if let Some(function) = self.functions.iter_mut().find(|f| f.name == "events") {
+            function.log_bytes_per_job += added * event_line;
         }
         self
     }
@@ -287,16 +296,23 @@ mod tests {
             measured("webhooks", 12.0, 1000.0),
         ];
         let plain = Workload::happy_path(10.0, &measured);
-        let hooked = plain.clone().with_webhook(10.0, &measured);
+        let hooked = plain.clone().with_webhook(10.0, &measured, 500.0);
         assert!((hooked.sqs_requests - plain.sqs_requests - 1.2).abs() < 1e-9);
         assert_eq!(hooked.functions.len(), plain.functions.len() + 1);
-        assert_eq!((hooked.wru, hooked.events), (plain.wru, plain.events));
+        assert_eq!(hooked.wru, plain.wru);
+        assert_eq!(
+            (plain.events, hooked.events),
+            (0.0, 1.0),
+            "its terminal event"
+        );
         let p = Prices::US_EAST_1;
         let extra = per_million_jobs(&hooked, &p, Architecture::X86_64).total()
             - per_million_jobs(&plain, &p, Architecture::X86_64).total();
-        // Its SQS requests, a tenth of an invocation of 12 ms at 256 MB, its log lines and
-        // its share of sampled traces.
-        let expected = 1.2 * p.sqs_per_million
+        // Its event and the events function's line about it, its SQS requests, a tenth of an
+        // invocation of 12 ms at 256 MB, its log lines and its share of sampled traces.
+        let expected = p.eventbridge_per_million
+            + 500.0 * 1e6 / 1e9 * p.logs_per_gb
+            + 1.2 * p.sqs_per_million
             + 0.1 * p.lambda_requests_per_million
             + 0.1 * 0.25 * 0.012 * 1e6 * p.lambda_gb_second_x86
             + 1000.0 * 1e6 / 1e9 * p.logs_per_gb
@@ -308,19 +324,25 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_publish_one_event_and_leave_out_lambdas_own_lines() {
+    fn the_defaults_publish_no_event_and_leave_out_lambdas_own_lines() {
         let measured = [
             measured("events", 6.0, 900.0),
             measured("reconciler", 3.0, 400.0),
         ];
         let plain = Workload::happy_path(10.0, &measured);
-        assert_eq!(plain.events, 1.0);
+        assert_eq!(plain.events, 0.0);
         let log = |w: &Workload| w.functions.iter().map(|f| f.log_bytes_per_job).sum::<f64>();
         // The events function's measure is one job's; the reconciler's, ten checks'.
         assert!((log(&plain) - 940.0).abs() < 1e-9);
         let every = plain.clone().with_every_event(500.0);
         assert_eq!(every.events, 3.0);
-        assert!((log(&every) - 1940.0).abs() < 1e-9);
+        assert!((log(&every) - 2440.0).abs() < 1e-9);
+        let hooked_every = every.clone().with_webhook(10.0, &measured, 500.0);
+        assert_eq!(
+            hooked_every.events, 3.0,
+            "the terminal event is one of the three"
+        );
+        assert!((log(&hooked_every) - log(&every)).abs() < 1e-9);
         let p = Prices::US_EAST_1;
         let bill = |w: &Workload| per_million_jobs(w, &p, Architecture::X86_64).total();
         let platform = plain.clone().with_platform_logs();

@@ -187,7 +187,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> (StatusCode, HeaderMap, Byte
     );
     put(
         "lambda-runtime-trace-id",
-        "Root=1-6740f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0".to_owned(),
+        // As Lambda sends it, recursion-loop lineage included.
+        "Root=1-6740f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bd80c:0"
+            .to_owned(),
     );
     (StatusCode::OK, headers, invocation.event)
 }

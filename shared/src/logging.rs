@@ -2,10 +2,11 @@
 //!
 //! Each line carries `timestamp`, `level`, `message`, `service` (the component: `submit`,
 //! `worker`, …), `function_name` (`AWS_LAMBDA_FUNCTION_NAME`, else the service), and inside
-//! a Lambda invocation `function_request_id`, `xray_trace_id` and `cold_start`; then the
-//! fields of every enclosing span, outermost first, and the event's own fields last. The
-//! object is flat so that one query (`filter job_id = …`) finds a line whatever span wrote
-//! it; the names follow Powertools for AWS Lambda, so its queries carry over.
+//! a Lambda invocation `function_request_id`, `xray_trace_id` (the trace's id, `1-…`, not the
+//! whole header) and `cold_start`; then the fields of every enclosing span, outermost first,
+//! and the event's own fields last. The object is flat so that one query
+//! (`filter job_id = …`) finds a line whatever span wrote it; the names follow Powertools for
+//! AWS Lambda, so its queries carry over.
 //!
 //! The level comes from `RUST_LOG` (the template's `LogLevel`), else from
 //! `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), default `info`. The template
@@ -105,11 +106,16 @@ impl JsonLines {
                 };
                 if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields) {
                     for (key, value) in fields {
-                        line.insert(runtime_field(&key).unwrap_or(&key).to_owned(), value);
+                        let (key, value) = match runtime_field(&key) {
+                            Some("xray_trace_id") => ("xray_trace_id", trace_id(value)),
+                            Some(name) => (name, value),
+                            None => (key.as_str(), value),
+                        };
+                        line.insert(key.to_owned(), value);
                     }
                 }
             }
-            if let Some(name) = innermost {
+            if let Some(name) = innermost.filter(|name| *name != RUNTIME_SPAN) {
                 line.insert("span".into(), name.into());
             }
         }
@@ -120,6 +126,26 @@ impl JsonLines {
         }
         event.record(&mut FieldsVisitor(&mut line));
         line
+    }
+}
+
+/// The name of lambda_runtime's invocation span: its fields are the invocation's, its name
+/// is not one of ours, so a line written directly inside it names no `span`.
+const RUNTIME_SPAN: &str = "Lambda runtime invoke";
+
+/// The X-Ray trace id of a trace header (`Root=1-…;Parent=…;Sampled=…;Lineage=…`), as
+/// Powertools logs it: the id finds the trace; the rest only continues it.
+pub fn trace_root(header: &str) -> &str {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .unwrap_or(header)
+}
+
+fn trace_id(value: Value) -> Value {
+    match value {
+        Value::String(header) => trace_root(&header).into(),
+        other => other,
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn run_events_function(t: &TestStack) {
             ),
         )),
         kinds: accepted_events::Kinds::configured(&t.config.event_kinds, || {
-            accepted_aws::BusSubscriptions::from_sdk_config(&t.sdk, bus, &t.config.event_source)
+            accepted_aws::BusSubscriptions::from_sdk_config(&t.sdk, bus)
         }),
     };
     let stream = StreamReader::new(t).await.all().await;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use accepted_aws::{BusSubscriptions, EventBridgePublisher};
+use accepted_aws::{BusSubscriptions, EventBridgePublisher, Receivers};
 use std::sync::Mutex;
 
 use accepted_core::events::{CloudEvent, JobEventKind, DEFAULT_SOURCE};
@@ -318,80 +318,97 @@ async fn only_the_kinds_configured_are_published_and_every_new_job_is_still_chec
     assert_eq!(*checks.scheduled.lock().unwrap(), [id]);
 }
 
-/// `EVENT_KINDS=subscribed`, the default: the kinds that an enabled rule on the bus may
-/// match are published, and every kind once an archive records the bus. The stack's own rule
-/// (webhooks) takes the terminal events.
+/// `EVENT_KINDS=subscribed`, the default: what an enabled rule on the bus may match is
+/// published, through the rule's whole pattern, and everything once an archive records the
+/// bus. The stack's own rule (webhooks) takes the terminal events of jobs with a callback:
+/// a job without one publishes nothing.
 #[tokio::test]
 async fn subscribed_publishes_what_the_bus_rules_and_archives_receive() {
     let t = TestStack::new().await;
     let bus = t.config.require_event_bus().expect("EVENT_BUS_NAME");
-    let read = || async {
-        BusSubscriptions::from_sdk_config(&t.sdk, bus, DEFAULT_SOURCE)
-            .kinds()
+    let plain = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1}}),
+        Some("subscribed-plain"),
+    )
+    .await;
+    let hooked = submit(
+        &t,
+        json!({"type": "demo.sleep", "input": {"duration_ms": 1},
+               "callback_url": "https://hooks.example.com/done"}),
+        Some("subscribed-hooked"),
+    )
+    .await;
+    t.drain(5).await;
+    // Each reading is a new one: a reading is cached for a minute.
+    let published = || async {
+        let subscribed = Arc::new(BusSubscriptions::from_sdk_config(&t.sdk, bus));
+        let (publisher, recorded, checks) = recording(Kinds::Subscribed(subscribed));
+        let stream = StreamReader::new(&t).await.all().await;
+        assert!(handle_records(&publisher, stream)
             .await
-            .expect("the bus is readable")
+            .batch_item_failures
+            .is_empty());
+        let mut scheduled = checks.scheduled.lock().unwrap().clone();
+        scheduled.sort();
+        let mut both = vec![plain.clone(), hooked.clone()];
+        both.sort();
+        assert_eq!(scheduled, both, "every new job is checked all the same");
+        let recorded = recorded.0.lock().unwrap().clone();
+        (types_of(&recorded, &plain), types_of(&recorded, &hooked))
     };
-    assert_eq!(read().await, JobEventKind::TERMINAL);
+    let none: [&str; 0] = [];
+    let (of_plain, of_hooked) = published().await;
+    assert_eq!(of_plain, none, "nothing receives a job without a callback");
+    assert_eq!(of_hooked, ["accepted.job.completed"]);
 
     let events = aws_sdk_eventbridge::Client::new(&t.sdk);
-    let rule = |name: &'static str, kind: &str, state| {
+    let rule = |name: &'static str, pattern: serde_json::Value, state| {
         events
             .put_rule()
             .name(name)
             .event_bus_name(bus)
             .state(state)
-            .event_pattern(json!({"source": [DEFAULT_SOURCE], "detail-type": [kind]}).to_string())
+            .event_pattern(pattern.to_string())
             .send()
     };
     use aws_sdk_eventbridge::types::RuleState;
-    rule("on-start", "accepted.job.started", RuleState::Enabled)
+    let kind = |kind: &str| json!({"source": [DEFAULT_SOURCE], "detail-type": [kind]});
+    rule("on-start", kind("accepted.job.started"), RuleState::Enabled)
         .await
         .expect("a rule");
     rule(
         "on-create-later",
-        "accepted.job.created",
+        kind("accepted.job.created"),
         RuleState::Disabled,
     )
     .await
     .expect("a disabled rule");
     rule(
         "elsewhere",
-        "accepted.job.retry_scheduled",
+        json!({"source": ["other.app"]}),
         RuleState::Enabled,
     )
     .await
     .expect("a rule on another source");
-    events
-        .put_rule()
-        .name("elsewhere")
-        .event_bus_name(bus)
-        .event_pattern(json!({"source": ["other.app"]}).to_string())
-        .send()
-        .await
-        .expect("the rule moved to another source");
-    use JobEventKind::*;
-    assert_eq!(read().await, [Started, Completed, Failed, Cancelled]);
-
-    let body = json!({"type": "demo.sleep", "input": {"duration_ms": 1}});
-    let id = submit(&t, body, Some("subscribed")).await;
-    t.drain(5).await;
-    let subscribed = Arc::new(BusSubscriptions::from_sdk_config(
-        &t.sdk,
-        bus,
-        DEFAULT_SOURCE,
-    ));
-    let (publisher, recorded, checks) = recording(Kinds::Subscribed(subscribed));
-    let stream = StreamReader::new(&t).await.all().await;
-    assert!(handle_records(&publisher, stream)
-        .await
-        .batch_item_failures
-        .is_empty());
-    let recorded = recorded.0.lock().unwrap().clone();
+    rule(
+        "hooked-creations",
+        json!({"detail-type": ["accepted.job.created"],
+               "detail": {"data": {"callback_url": [{"prefix": "https://hooks."}]}}}),
+        RuleState::Enabled,
+    )
+    .await
+    .expect("a rule on the job's data");
+    let (of_plain, of_hooked) = published().await;
+    assert_eq!(of_plain, ["accepted.job.started"]);
     assert_eq!(
-        types_of(&recorded, &id),
-        ["accepted.job.started", "accepted.job.completed"]
+        of_hooked,
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.completed"
+        ]
     );
-    assert_eq!(*checks.scheduled.lock().unwrap(), [id]);
 
     let bus_arn = events
         .describe_event_bus()
@@ -408,7 +425,16 @@ async fn subscribed_publishes_what_the_bus_rules_and_archives_receive() {
         .send()
         .await
         .expect("an archive");
-    assert_eq!(read().await, JobEventKind::ALL);
+    let (of_plain, _) = published().await;
+    assert_eq!(
+        of_plain,
+        [
+            "accepted.job.created",
+            "accepted.job.started",
+            "accepted.job.completed"
+        ],
+        "an archive may replay anything"
+    );
     events
         .delete_archive()
         .archive_name(format!("{bus}-replay"))
@@ -417,14 +443,15 @@ async fn subscribed_publishes_what_the_bus_rules_and_archives_receive() {
         .expect("the archive deleted");
 }
 
-/// A bus that cannot be read (here: none by that name) publishes every kind: a missing
+/// A bus that cannot be read (here: none by that name) publishes everything: a missing
 /// permission costs events, never loses one.
 #[tokio::test]
-async fn an_unreadable_bus_publishes_every_kind() {
+async fn an_unreadable_bus_publishes_everything() {
     let t = TestStack::new().await;
-    let missing = BusSubscriptions::from_sdk_config(&t.sdk, "no-such-bus", DEFAULT_SOURCE);
-    let err = missing.kinds().await.expect_err("no such bus");
+    let missing = BusSubscriptions::from_sdk_config(&t.sdk, "no-such-bus");
+    let err = missing.receivers().await.expect_err("no such bus");
     assert!(err.to_string().contains("no-such-bus"), "{err}");
-    // Until the next reading, every kind.
-    assert_eq!(missing.kinds().await.expect("cached"), JobEventKind::ALL);
+    // Until the next reading, everything.
+    let cached = missing.receivers().await.expect("cached");
+    assert!(matches!(*cached, Receivers::Everything), "{cached:?}");
 }

@@ -31,7 +31,8 @@ pub use dispatch_checks::SqsDispatchChecks;
 pub use dynamodb::DynamoJobStore;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::{
-    BusSubscriptions, EventBridgePublisher, SubscriptionsUnread, SUBSCRIPTIONS_REFRESH,
+    BusSubscriptions, EventBridgePublisher, Pattern, Receivers, SubscriptionsUnread,
+    SUBSCRIPTIONS_REFRESH,
 };
 pub use job_ids::KeyedJobIds;
 #[cfg(feature = "lambda")]

@@ -26,7 +26,7 @@ pub async fn run() -> Result<(), Error> {
         )) as Arc<dyn DispatchChecks>
     });
     let kinds = Kinds::configured(&config.event_kinds, || {
-        BusSubscriptions::from_sdk_config(&aws, &bus, &config.event_source)
+        BusSubscriptions::from_sdk_config(&aws, &bus)
     });
     let publisher = Arc::new(Publisher {
         publisher: Arc::new(EventBridgePublisher::from_sdk_config(&aws, bus)),

@@ -19,7 +19,7 @@ pub use lambda::run;
 use std::sync::Arc;
 
 use accepted_aws::item::{self, decode_job, Item};
-use accepted_aws::BusSubscriptions;
+use accepted_aws::{BusSubscriptions, Receivers};
 use accepted_core::events::{CloudEvent, EventKinds, JobEventKind};
 use accepted_core::{
     DispatchChecks, EventPublisher, Job, JobMessage, JobStatus, Owner, PublishError, QueueError,
@@ -40,11 +40,11 @@ pub struct Publisher {
     pub kinds: Kinds,
 }
 
-/// Where the kinds to publish come from.
+/// Where the events to publish come from.
 pub enum Kinds {
-    /// Those the deployment lists.
+    /// The kinds the deployment lists.
     Listed(Vec<JobEventKind>),
-    /// Those that a rule or an archive on the bus may receive, read from the bus.
+    /// What a rule or an archive on the bus may receive, read from the bus.
     Subscribed(Arc<BusSubscriptions>),
 }
 
@@ -62,14 +62,31 @@ impl Kinds {
         }
     }
 
-    async fn current(&self) -> Vec<JobEventKind> {
+    async fn current(&self) -> Selection {
         match self {
-            Self::Listed(kinds) => kinds.clone(),
+            Self::Listed(kinds) => Selection::Kinds(kinds.clone()),
             // Boxed: the SDK's futures are deep, and this one runs once a minute.
-            Self::Subscribed(bus) => Box::pin(bus.kinds()).await.unwrap_or_else(|err| {
-                warn!(error = %err, "publishing every event kind until the next reading");
-                JobEventKind::ALL.to_vec()
-            }),
+            Self::Subscribed(bus) => {
+                Selection::Receivers(Box::pin(bus.receivers()).await.unwrap_or_else(|err| {
+                    warn!(error = %err, "publishing every event until the next reading");
+                    Arc::new(Receivers::Everything)
+                }))
+            }
+        }
+    }
+}
+
+/// Which events one batch publishes.
+enum Selection {
+    Kinds(Vec<JobEventKind>),
+    Receivers(Arc<Receivers>),
+}
+
+impl Selection {
+    fn publishes(&self, kind: JobEventKind, event: &CloudEvent) -> bool {
+        match self {
+            Self::Kinds(kinds) => kinds.contains(&kind),
+            Self::Receivers(receivers) => receivers.may_receive(event),
         }
     }
 }
@@ -87,11 +104,11 @@ struct Work {
 /// retries from there; what the group had done already is done again with the same ids.
 pub async fn handle_records(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    let kinds = publisher.kinds.current().await;
+    let selection = publisher.kinds.current().await;
     let mut batch: Vec<(String, Work)> = Vec::new();
     for record in &event.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        match decode(record, publisher, &kinds) {
+        match decode(record, publisher, &selection) {
             Ok(work) if work.event.is_some() || work.check.is_some() => {
                 batch.push((sequence, work))
             }
@@ -159,7 +176,7 @@ async fn handle_chunk(publisher: &Publisher, chunk: &[(String, Work)]) -> Result
 fn decode(
     record: &EventRecord,
     publisher: &Publisher,
-    kinds: &[JobEventKind],
+    selection: &Selection,
 ) -> Result<Work, StoreError> {
     let keys: Item = record.change.keys.clone().into();
     let is_job = keys
@@ -190,9 +207,10 @@ fn decode(
         )
     });
     Ok(Work {
-        event: JobEventKind::of_change(before.as_ref(), &after)
-            .filter(|kind| kinds.contains(kind))
-            .map(|kind| CloudEvent::for_job(kind, &after, &publisher.source)),
+        event: JobEventKind::of_change(before.as_ref(), &after).and_then(|kind| {
+            let event = CloudEvent::for_job(kind, &after, &publisher.source);
+            selection.publishes(kind, &event).then_some(event)
+        }),
         check,
     })
 }

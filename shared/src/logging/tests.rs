@@ -44,7 +44,7 @@ fn invocation(request_id: &str) -> tracing::Span {
     info_span!(
         "Lambda runtime invoke",
         requestId = request_id,
-        xrayTraceId = "Root=1-abc"
+        xrayTraceId = "Root=1-abc;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:a87bd80c:0"
     )
 }
 
@@ -66,7 +66,10 @@ fn a_line_is_one_flat_object_with_the_invocation_the_job_and_the_event() {
         "no AWS_LAMBDA_FUNCTION_NAME here"
     );
     assert_eq!(line["function_request_id"], "req-1");
-    assert_eq!(line["xray_trace_id"], "Root=1-abc");
+    assert_eq!(
+        line["xray_trace_id"], "1-abc",
+        "the trace's id, not its header"
+    );
     assert_eq!(line["cold_start"], true);
     assert_eq!(line["job_id"], "job-7");
     assert_eq!(line["correlation_id"], "corr-7");
@@ -132,4 +135,27 @@ fn the_level_filter_drops_lines_below_it() {
     });
     let messages: Vec<&Value> = lines.iter().map(|l| &l["message"]).collect();
     assert_eq!(messages, [&Value::from("shown")]);
+}
+
+#[test]
+fn a_line_of_the_invocation_itself_names_no_span_and_the_trace_is_its_id() {
+    let lines = capture("info", || {
+        let _invocation = invocation("req-2").entered();
+        info!(count = 3, "events published");
+    });
+    let [line] = lines.as_slice() else {
+        panic!("one line: {lines:?}")
+    };
+    assert!(line.get("span").is_none(), "the runtime's span: {line}");
+    assert_eq!(line["function_request_id"], "req-2");
+    assert_eq!(line["xray_trace_id"], "1-abc");
+}
+
+#[test]
+fn the_trace_root_is_read_from_any_header_form() {
+    use super::trace_root;
+    assert_eq!(trace_root("Root=1-a;Parent=b;Sampled=1"), "1-a");
+    assert_eq!(trace_root("Sampled=1; Root=1-a"), "1-a");
+    assert_eq!(trace_root("1-a"), "1-a", "already an id");
+    assert_eq!(trace_root(""), "");
 }

@@ -1,12 +1,15 @@
 //! [`EventPublisher`] on EventBridge: each CloudEvent is one entry on the bus, its `source` as
 //! the entry's `Source`, its `type` as the `DetailType` and the whole event as the `Detail`,
 //! so rules match on `source` and `detail-type` and targets receive the CloudEvent.
-//! [`BusSubscriptions`] reads which kinds anything on the bus receives.
+//! [`BusSubscriptions`] reads what the bus's rules and archives may receive.
 
 mod patterns;
 mod subscriptions;
 
-pub use subscriptions::{BusSubscriptions, SubscriptionsUnread, REFRESH as SUBSCRIPTIONS_REFRESH};
+pub use patterns::Pattern;
+pub use subscriptions::{
+    BusSubscriptions, Receivers, SubscriptionsUnread, REFRESH as SUBSCRIPTIONS_REFRESH,
+};
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;

@@ -1,90 +1,145 @@
-//! Which lifecycle events an EventBridge event pattern can match, read from the pattern.
+//! Whether an EventBridge event pattern may match an event, read from the pattern.
 //!
-//! The answer over-approximates: a kind is left out only when no event of that kind from
-//! `source` can match, whatever the rest of the event holds. Only `source` and `detail-type`
-//! are read; every other field, and every matcher this code does not evaluate (numeric,
-//! CIDR, nested `anything-but`), counts as "may match". So a pattern never loses an event
-//! it would have matched; at worst an event nobody receives is published.
+//! The answer over-approximates: an event is left out only when the pattern cannot match
+//! it. The entry's `source`, `detail-type` and `detail` are evaluated as EventBridge does
+//! (fields ANDed, an array's matchers ORed, an array value matched by any of its elements,
+//! `$or` over branches); the fields EventBridge adds itself (`account`, `region`, `time`,
+//! `id`, `resources`) and every matcher this code does not evaluate (numeric, CIDR, nested
+//! forms) count as "may match". So a pattern never loses an event it would have matched; at
+//! worst an event nobody receives is published.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use accepted_core::events::JobEventKind;
+/// The fields of an entry that this code knows before EventBridge sees it.
+const KNOWN: [&str; 3] = ["source", "detail-type", "detail"];
 
-/// The kinds, from `source`, that `pattern` (a rule's or an archive's `EventPattern`, as
-/// JSON text) may match. A pattern that is not valid JSON may match anything.
-pub fn kinds_matched(pattern: &str, source: &str) -> Vec<JobEventKind> {
-    match serde_json::from_str::<Value>(pattern) {
-        Ok(pattern) => matched(&pattern, source),
-        Err(_) => JobEventKind::ALL.to_vec(),
+/// A rule's `EventPattern`, read once.
+#[derive(Debug, Clone)]
+pub struct Pattern(Option<Value>);
+
+impl Pattern {
+    /// A pattern that is not valid JSON may match anything.
+    pub fn parse(text: &str) -> Self {
+        Self(serde_json::from_str(text).ok())
     }
-}
 
-fn matched(pattern: &Value, source: &str) -> Vec<JobEventKind> {
-    let Some(fields) = pattern.as_object() else {
-        return JobEventKind::ALL.to_vec();
-    };
-    if let Some(values) = fields.get("source") {
-        if !may_match(values, source) {
-            return Vec::new();
+    /// Whether the pattern may match `entry`, the event as the bus receives it:
+    /// `{"source": …, "detail-type": …, "detail": …}`.
+    pub fn may_match(&self, entry: &Value) -> bool {
+        match &self.0 {
+            Some(Value::Object(pattern)) => object_may_match(pattern, Some(entry), true),
+            _ => true,
         }
     }
-    let mut kinds: Vec<JobEventKind> = match fields.get("detail-type") {
-        Some(values) => JobEventKind::ALL
-            .into_iter()
-            .filter(|kind| may_match(values, &kind.event_type()))
-            .collect(),
-        None => JobEventKind::ALL.to_vec(),
-    };
-    // `$or` ANDs the fields beside it with the union of its branches.
-    if let Some(branches) = fields.get("$or") {
-        let Some(branches) = branches.as_array() else {
-            return kinds;
-        };
-        let union: Vec<JobEventKind> = JobEventKind::ALL
-            .into_iter()
-            .filter(|kind| {
-                branches
-                    .iter()
-                    .any(|branch| matched(branch, source).contains(kind))
-            })
-            .collect();
-        kinds.retain(|kind| union.contains(kind));
-    }
-    kinds
 }
 
-/// Whether the field's matchers (an array; anything else is not evaluated) may accept
-/// `value`, a string that the event always has.
-fn may_match(matchers: &Value, value: &str) -> bool {
-    let Some(matchers) = matchers.as_array() else {
+/// Each field of `pattern` against the same field of `event` (absent, or not an object:
+/// every field is absent). `top` is the entry itself, where only [`KNOWN`] is evaluated.
+fn object_may_match(pattern: &Map<String, Value>, event: Option<&Value>, top: bool) -> bool {
+    if matches!(event, Some(Value::Array(_))) {
+        // Arrays of objects: not evaluated.
         return true;
-    };
-    matchers.iter().any(|matcher| match matcher {
-        Value::String(exact) => exact == value,
-        Value::Object(rule) => rule_may_match(rule, value),
-        // Numbers, booleans and null never equal a string.
-        _ => false,
+    }
+    pattern.iter().all(|(key, expected)| {
+        if key == "$or" {
+            return match expected.as_array() {
+                Some(branches) => branches.iter().any(|branch| match branch.as_object() {
+                    Some(branch) => object_may_match(branch, event, top),
+                    None => true,
+                }),
+                None => true,
+            };
+        }
+        if top && !KNOWN.contains(&key.as_str()) {
+            return true;
+        }
+        let field = event.and_then(|e| e.get(key));
+        match expected {
+            Value::Array(matchers) => field_may_match(matchers, field),
+            Value::Object(nested) => object_may_match(nested, field, false),
+            // Not a pattern EventBridge would accept: not evaluated.
+            _ => true,
+        }
     })
 }
 
-fn rule_may_match(rule: &serde_json::Map<String, Value>, value: &str) -> bool {
+/// A leaf's matchers against the event's value there (`None`: the event has no such field).
+fn field_may_match(matchers: &[Value], field: Option<&Value>) -> bool {
+    match field {
+        Some(Value::Array(items)) if items.is_empty() => true,
+        Some(Value::Array(items)) => items
+            .iter()
+            .any(|item| field_may_match(matchers, Some(item))),
+        // Matchers apply to leaves; on an object they are not evaluated.
+        Some(Value::Object(_)) => true,
+        _ => matchers
+            .iter()
+            .any(|matcher| matcher_may_match(matcher, field)),
+    }
+}
+
+fn matcher_may_match(matcher: &Value, value: Option<&Value>) -> bool {
+    match (matcher, value) {
+        (Value::Object(rule), _) => rule_may_match(rule, value),
+        (Value::Number(expected), Some(Value::Number(actual))) => {
+            expected.as_f64() == actual.as_f64()
+        }
+        (Value::Array(_), _) => true,
+        (expected, Some(actual)) => expected == actual,
+        (_, None) => false,
+    }
+}
+
+fn rule_may_match(rule: &Map<String, Value>, value: Option<&Value>) -> bool {
     let Some((operator, operand)) = rule.iter().next() else {
         return true;
     };
     if rule.len() != 1 {
         return true;
     }
+    if let ("exists", Value::Bool(exists)) = (operator.as_str(), operand) {
+        // A null value is a value; not evaluated either way.
+        return matches!(value, Some(Value::Null)) || value.is_some() == *exists;
+    }
+    let Some(value) = value else {
+        // Content matchers need a value; `anything-but` is not evaluated on a missing one.
+        return operator == "anything-but" || !STRING_MATCHERS.contains(&operator.as_str());
+    };
+    let Value::String(text) = value else {
+        return match (operator.as_str(), operand) {
+            ("anything-but", Value::Number(_) | Value::Array(_)) => {
+                !listed(operand).iter().any(|o| same(o, value))
+            }
+            _ => true,
+        };
+    };
     match (operator.as_str(), operand) {
-        ("prefix", Value::String(prefix)) => value.starts_with(prefix.as_str()),
-        ("suffix", Value::String(suffix)) => value.ends_with(suffix.as_str()),
-        ("equals-ignore-case", Value::String(other)) => value.eq_ignore_ascii_case(other),
-        ("wildcard", Value::String(glob)) => wildcard(glob, value),
-        ("exists", Value::Bool(exists)) => *exists,
-        ("anything-but", Value::String(other)) => value != other,
-        ("anything-but", Value::Array(others)) => !others.iter().any(|o| o == value),
+        ("prefix", Value::String(prefix)) => text.starts_with(prefix.as_str()),
+        ("suffix", Value::String(suffix)) => text.ends_with(suffix.as_str()),
+        ("equals-ignore-case", Value::String(other)) => text.eq_ignore_ascii_case(other),
+        ("wildcard", Value::String(glob)) => wildcard(glob, text),
+        ("anything-but", Value::String(_) | Value::Array(_)) => {
+            !listed(operand).iter().any(|o| same(o, value))
+        }
         // Nested forms (`{"prefix": {"equals-ignore-case": …}}`, `anything-but` a prefix),
         // numeric and CIDR matchers: not evaluated, so they may match.
         _ => true,
+    }
+}
+
+const STRING_MATCHERS: [&str; 4] = ["prefix", "suffix", "equals-ignore-case", "wildcard"];
+
+fn listed(operand: &Value) -> Vec<&Value> {
+    match operand {
+        Value::Array(values) => values.iter().collect(),
+        other => vec![other],
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => a == b,
     }
 }
 
@@ -122,111 +177,4 @@ fn wildcard(glob: &str, value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use JobEventKind::*;
-
-    const SOURCE: &str = "accepted.jobs";
-
-    fn kinds(pattern: &str) -> Vec<JobEventKind> {
-        kinds_matched(pattern, SOURCE)
-    }
-
-    #[test]
-    fn the_webhook_rule_matches_the_terminal_events_only() {
-        let pattern = r#"{"source": ["accepted.jobs"],
-            "detail-type": ["accepted.job.completed", "accepted.job.failed", "accepted.job.cancelled"],
-            "detail": {"data": {"callback_url": [{"exists": true}]}}}"#;
-        assert_eq!(kinds(pattern), vec![Completed, Failed, Cancelled]);
-    }
-
-    #[test]
-    fn another_source_matches_nothing_and_no_detail_type_matches_everything() {
-        assert_eq!(kinds(r#"{"source": ["aws.s3"]}"#), vec![]);
-        assert_eq!(kinds(r#"{"source": ["accepted.jobs"]}"#), JobEventKind::ALL);
-        assert_eq!(kinds(r#"{"detail": {"type": ["x"]}}"#), JobEventKind::ALL);
-        assert_eq!(
-            kinds(r#"{"source": [{"prefix": "accepted."}]}"#),
-            JobEventKind::ALL
-        );
-        assert_eq!(
-            kinds_matched(r#"{"source": ["accepted.jobs"]}"#, "other"),
-            vec![]
-        );
-    }
-
-    #[test]
-    fn string_matchers_are_evaluated() {
-        assert_eq!(
-            kinds(r#"{"detail-type": [{"prefix": "accepted.job.c"}]}"#),
-            vec![Created, CancelRequested, Completed, Cancelled]
-        );
-        assert_eq!(
-            kinds(r#"{"detail-type": [{"suffix": "ed"}]}"#),
-            JobEventKind::ALL
-        );
-        assert_eq!(
-            kinds(r#"{"detail-type": [{"equals-ignore-case": "ACCEPTED.JOB.STARTED"}]}"#),
-            vec![Started]
-        );
-        assert_eq!(
-            kinds(r#"{"detail-type": [{"wildcard": "accepted.*.fail*"}]}"#),
-            vec![Failed]
-        );
-        assert_eq!(
-            kinds(
-                r#"{"detail-type": [{"anything-but": ["accepted.job.created", "accepted.job.started"]}]}"#
-            ),
-            vec![
-                RetryScheduled,
-                CancelRequested,
-                Completed,
-                Failed,
-                Cancelled
-            ]
-        );
-        assert_eq!(kinds(r#"{"detail-type": [{"exists": false}]}"#), vec![]);
-        assert_eq!(kinds(r#"{"detail-type": [42, null]}"#), vec![]);
-    }
-
-    #[test]
-    fn what_is_not_evaluated_may_match() {
-        for pattern in [
-            r#"{"detail-type": [{"prefix": {"equals-ignore-case": "ACCEPTED"}}]}"#,
-            r#"{"detail-type": [{"anything-but": {"prefix": "x"}}]}"#,
-            r#"{"detail-type": [{"numeric": [">", 0]}]}"#,
-            r#"{"detail-type": "accepted.job.created"}"#,
-            r#"["not", "an", "object"]"#,
-            "not json",
-        ] {
-            assert_eq!(kinds(pattern), JobEventKind::ALL, "{pattern}");
-        }
-    }
-
-    #[test]
-    fn or_intersects_its_branches_union_with_the_fields_beside_it() {
-        let pattern = r#"{"source": ["accepted.jobs"], "$or": [
-            {"detail-type": ["accepted.job.started"]},
-            {"detail-type": ["accepted.job.failed"], "detail": {"x": ["y"]}}]}"#;
-        assert_eq!(kinds(pattern), vec![Started, Failed]);
-        let narrowed = r#"{"detail-type": ["accepted.job.failed"], "$or": [
-            {"detail-type": ["accepted.job.started"]}, {"detail": {"x": ["y"]}}]}"#;
-        assert_eq!(kinds(narrowed), vec![Failed]);
-        let elsewhere = r#"{"$or": [{"source": ["aws.s3"]}, {"source": ["aws.ec2"]}]}"#;
-        assert_eq!(kinds(elsewhere), vec![]);
-    }
-
-    #[test]
-    fn wildcards_follow_eventbridge() {
-        assert!(wildcard("accepted.job.*", "accepted.job.created"));
-        assert!(wildcard("*", "anything"));
-        assert!(wildcard("a*b*c", "abc"));
-        assert!(!wildcard("a*b*c", "acb"));
-        assert!(!wildcard("*ed", "started.x"));
-        assert!(wildcard(r"a\*b", "a*b"));
-        assert!(!wildcard(r"a\*b", "axb"));
-        assert!(wildcard("exact", "exact"));
-        assert!(!wildcard("exact", "exactly"));
-        assert!(!wildcard("ab*ba", "aba"));
-    }
-}
+mod tests;

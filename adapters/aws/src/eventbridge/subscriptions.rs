@@ -1,24 +1,27 @@
-//! The lifecycle events that something on the bus receives: what `EVENT_KINDS=subscribed`
-//! publishes. EventBridge bills every event put on a bus, matched or not, so an event no
-//! rule and no archive can match is money for nothing.
+//! What something on the bus receives: what `EVENT_KINDS=subscribed` publishes. EventBridge
+//! bills every event put on a bus, matched or not, so an event no rule and no archive can
+//! match is money for nothing.
 //!
-//! The subscribers are the bus's enabled rules (each read through its pattern, see
-//! [`super::patterns`]) and its archives (which may hold any event for replay, so one
-//! archive means every kind). The answer is cached for [`REFRESH`]: a new rule receives its
-//! events from the next refresh on, as EventBridge itself warns that a new rule can take a
-//! moment to match. If the bus cannot be read, every kind is published: a missing
-//! permission or a throttled call costs events, never loses one.
+//! The receivers are the bus's enabled rules, each matched against each event through its
+//! whole pattern (see [`super::patterns`]: the stack's webhook rule receives only the
+//! terminal events of jobs with a `callback_url`), and its archives (which may hold any
+//! event for replay, so one archive receives everything). The reading is cached for
+//! [`REFRESH`]: a new rule receives its events from the next refresh on, as EventBridge
+//! itself warns that a new rule can take a moment to match. If the bus cannot be read,
+//! everything is published: a missing permission or a throttled call costs events, never
+//! loses one.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::{ArchiveState, RuleState};
 use aws_sdk_eventbridge::Client;
+use serde_json::json;
 
-use accepted_core::events::JobEventKind;
+use accepted_core::events::CloudEvent;
 
-use super::patterns::kinds_matched;
+use super::patterns::Pattern;
 
 /// How long one reading of the bus's rules is used.
 pub const REFRESH: Duration = Duration::from_secs(60);
@@ -42,47 +45,71 @@ impl std::fmt::Display for SubscriptionsUnread {
 
 impl std::error::Error for SubscriptionsUnread {}
 
+/// Who may receive an event put on the bus.
+#[derive(Debug, Clone)]
+pub enum Receivers {
+    /// An archive records the bus, or the bus could not be read.
+    Everything,
+    /// The patterns of the enabled rules (none: nothing receives anything).
+    Rules(Vec<Pattern>),
+}
+
+impl Receivers {
+    /// Whether a receiver may match `event`, put on the bus as the publisher puts it
+    /// (`source`, `type` as the `detail-type`, the whole event as the `detail`).
+    pub fn may_receive(&self, event: &CloudEvent) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Rules(rules) if rules.is_empty() => false,
+            Self::Rules(rules) => {
+                let entry = json!({
+                    "source": event.source,
+                    "detail-type": event.event_type,
+                    "detail": event,
+                });
+                rules.iter().any(|rule| rule.may_match(&entry))
+            }
+        }
+    }
+}
+
 pub struct BusSubscriptions {
     client: Client,
     bus: String,
-    source: String,
-    cached: Mutex<Option<(Instant, Vec<JobEventKind>)>>,
+    cached: Mutex<Option<(Instant, Arc<Receivers>)>>,
 }
 
 impl BusSubscriptions {
-    /// `bus` is the bus's name or ARN; `source` the events' `source`.
-    pub fn new(client: Client, bus: impl Into<String>, source: impl Into<String>) -> Self {
+    /// `bus` is the bus's name or ARN.
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
         Self {
             client,
             bus: bus.into(),
-            source: source.into(),
             cached: Mutex::new(None),
         }
     }
 
-    pub fn from_sdk_config(
-        sdk: &aws_config::SdkConfig,
-        bus: impl Into<String>,
-        source: impl Into<String>,
-    ) -> Self {
-        Self::new(Client::new(sdk), bus, source)
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), bus)
     }
 
-    /// The kinds something receives, read at most once per [`REFRESH`]. When the bus
-    /// cannot be read, the error is returned once and every kind is used until the next
-    /// refresh.
-    pub async fn kinds(&self) -> Result<Vec<JobEventKind>, SubscriptionsUnread> {
+    /// The bus's receivers, read at most once per [`REFRESH`]. When the bus cannot be
+    /// read, the error is returned once and [`Receivers::Everything`] is used until the
+    /// next refresh.
+    pub async fn receivers(&self) -> Result<Arc<Receivers>, SubscriptionsUnread> {
         if let Ok(cached) = self.cached.lock() {
-            if let Some((read_at, kinds)) = cached.as_ref() {
+            if let Some((read_at, receivers)) = cached.as_ref() {
                 if read_at.elapsed() < REFRESH {
-                    return Ok(kinds.clone());
+                    return Ok(receivers.clone());
                 }
             }
         }
-        let read = self.read().await;
-        let kinds = read.clone().unwrap_or_else(|_| JobEventKind::ALL.to_vec());
+        let read = self.read().await.map(Arc::new);
+        let receivers = read
+            .clone()
+            .unwrap_or_else(|_| Arc::new(Receivers::Everything));
         if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some((Instant::now(), kinds));
+            *cached = Some((Instant::now(), receivers));
         }
         read.map_err(|reason| SubscriptionsUnread {
             bus: self.bus.clone(),
@@ -90,11 +117,11 @@ impl BusSubscriptions {
         })
     }
 
-    async fn read(&self) -> Result<Vec<JobEventKind>, String> {
+    async fn read(&self) -> Result<Receivers, String> {
         if self.archived().await? {
-            return Ok(JobEventKind::ALL.to_vec());
+            return Ok(Receivers::Everything);
         }
-        let mut kinds: Vec<JobEventKind> = Vec::new();
+        let mut rules: Vec<Pattern> = Vec::new();
         let mut next: Option<String> = None;
         loop {
             let page = self
@@ -110,11 +137,7 @@ impl BusSubscriptions {
                 let enabled = !matches!(rule.state(), Some(RuleState::Disabled));
                 // A scheduled rule has no pattern and receives nothing from the bus.
                 if let (true, Some(pattern)) = (enabled, rule.event_pattern()) {
-                    for kind in kinds_matched(pattern, &self.source) {
-                        if !kinds.contains(&kind) {
-                            kinds.push(kind);
-                        }
-                    }
+                    rules.push(Pattern::parse(pattern));
                 }
             }
             match page.next_token() {
@@ -122,11 +145,7 @@ impl BusSubscriptions {
                 _ => break,
             }
         }
-        // In the order of `ALL`, so the answer reads the same whatever the rules' order.
-        Ok(JobEventKind::ALL
-            .into_iter()
-            .filter(|kind| kinds.contains(kind))
-            .collect())
+        Ok(Receivers::Rules(rules))
     }
 
     /// Whether an archive that is not disabled records this bus's events.
