@@ -233,6 +233,17 @@ pub trait QueueConsumer: Send + Sync {
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
 
+    /// Deletes several messages at once, as SQS's `DeleteMessageBatch` does (ten to a
+    /// request): one outcome per handle, in their order, each what [`Self::delete`] would
+    /// have answered. Adapters that can share one request or one commit override it.
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        let mut outcomes = Vec::with_capacity(receipt_handles.len());
+        for handle in receipt_handles {
+            outcomes.push(self.delete(handle).await);
+        }
+        outcomes
+    }
+
     /// Hides an in-flight message for `timeout` from now (zero: visible at once).
     async fn change_visibility(
         &self,

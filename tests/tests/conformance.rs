@@ -29,6 +29,7 @@ conformance!(
     visibility_timeouts_expire,
     a_message_received_too_often_moves_to_the_dead_letter_queue,
     batches_hold_at_most_ten_and_lose_nothing,
+    a_batch_delete_answers_for_each_message,
     a_waiting_receive_returns_a_message_sent_meanwhile,
     unfinished_jobs_are_counted_per_owner_up_to_a_bound,
 );
@@ -550,6 +551,41 @@ async fn batches_hold_at_most_ten_and_lose_nothing(p: Ports) {
     let mut expected: Vec<String> = sent.iter().map(JobMessage::encode).collect();
     expected.sort();
     assert_eq!(bodies, expected);
+    assert!(p
+        .consumer
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn a_batch_delete_answers_for_each_message(p: Ports) {
+    // More than one SQS request holds: the adapter splits them.
+    for _ in 0..12 {
+        p.queue.send(&message(), &owner()).await.unwrap();
+    }
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        received.extend(p.consumer.receive(10, Duration::ZERO).await.unwrap());
+        if received.len() == 12 {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 12);
+    let handles: Vec<&str> = received.iter().map(|m| m.receipt_handle.as_str()).collect();
+    assert_eq!(p.consumer.delete_batch(&handles).await, vec![Ok(()); 12]);
+    assert_eq!(
+        p.consumer.delete_batch(&handles).await,
+        vec![Ok(()); 12],
+        "deleted twice, as `delete`"
+    );
+    assert_eq!(p.consumer.delete_batch(&[]).await, vec![]);
+    for message in &received {
+        p.consumer
+            .change_visibility(&message.receipt_handle, Duration::ZERO)
+            .await
+            .expect_err("gone");
+    }
     assert!(p
         .consumer
         .receive(10, Duration::ZERO)

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends,
-    MessageSystemAttributeValue,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
 };
 use aws_sdk_sqs::Client;
 
@@ -102,6 +102,68 @@ fn names_no_in_flight_message(code: Option<&str>, message: Option<&str>) -> bool
         || (code.contains("InvalidParameterValue")
             && (message.contains("message does not exist or is not available")
                 || message.contains("receipt handle has expired")))
+}
+
+/// The most entries SQS takes in one batch request.
+const MAX_BATCH_ENTRIES: usize = 10;
+
+impl SqsJobQueue {
+    /// One `DeleteMessageBatch` of up to ten handles; each entry's id is its index.
+    async fn delete_message_batch(&self, handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        let entries: Result<Vec<_>, _> = handles
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*handle)
+                    .build()
+            })
+            .collect();
+        let sent = match entries {
+            Ok(entries) => {
+                self.client
+                    .delete_message_batch()
+                    .queue_url(&self.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+            }
+            Err(e) => return vec![Err(QueueError::Unavailable(e.to_string())); handles.len()],
+        };
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(e) => return vec![Err(unavailable(e)); handles.len()],
+        };
+        let unanswered = || {
+            Err(QueueError::Unavailable(
+                "SQS did not answer for this entry".into(),
+            ))
+        };
+        let mut outcomes: Vec<Result<(), QueueError>> =
+            handles.iter().map(|_| unanswered()).collect();
+        let mut answer_for = |id: &str, outcome: Result<(), QueueError>| {
+            if let Some(slot) = id.parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
+                *slot = outcome;
+            }
+        };
+        for deleted in answer.successful() {
+            answer_for(deleted.id(), Ok(()));
+        }
+        for failed in answer.failed() {
+            let outcome = if names_no_in_flight_message(Some(failed.code()), failed.message()) {
+                QueueError::NotInFlight
+            } else {
+                QueueError::Unavailable(format!(
+                    "{}: {}",
+                    failed.code(),
+                    failed.message().unwrap_or_default()
+                ))
+            };
+            answer_for(failed.id(), Err(outcome));
+        }
+        outcomes
+    }
 }
 
 #[async_trait]
@@ -202,6 +264,14 @@ impl QueueConsumer for SqsJobQueue {
             .await
             .map_err(receipt_error)?;
         Ok(())
+    }
+
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        let mut outcomes = Vec::with_capacity(receipt_handles.len());
+        for request in receipt_handles.chunks(MAX_BATCH_ENTRIES) {
+            outcomes.extend(self.delete_message_batch(request).await);
+        }
+        outcomes
     }
 
     async fn change_visibility(

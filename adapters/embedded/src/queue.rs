@@ -264,23 +264,38 @@ impl QueueConsumer for EmbeddedQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        let mut outcomes = self.delete_batch(&[receipt_handle]).await;
+        outcomes.pop().unwrap_or(Ok(()))
+    }
+
+    /// All in one write: a batch's deletes share one commit instead of taking one each.
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        let rows: Vec<(i64, String)> = receipt_handles
+            .iter()
+            .filter_map(|handle| Some((handle_seq(handle)?, (*handle).to_owned())))
+            .collect();
         // Like SQS, deleting a message that is gone (or a handle that never was) is no error.
-        let Some(seq) = handle_seq(receipt_handle) else {
-            return Ok(());
-        };
-        let (name, handle) = (self.name.clone(), receipt_handle.to_owned());
-        self.db
+        if rows.is_empty() {
+            return vec![Ok(()); receipt_handles.len()];
+        }
+        let name = self.name.clone();
+        let deleted = self
+            .db
             .write(move |conn| {
-                execute_cached(
-                    conn,
-                    "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 AND receipt_handle = ?3",
-                    params![seq, name, handle],
-                )
-                .map_err(sql)
+                for (seq, handle) in &rows {
+                    execute_cached(
+                        conn,
+                        "DELETE FROM messages WHERE seq = ?1 AND queue = ?2 AND receipt_handle = ?3",
+                        params![seq, name, handle],
+                    )
+                    .map_err(sql)?;
+                }
+                Ok::<_, QueueError>(())
             })
             .await
-            .map_err(QueueError::Unavailable)??;
-        Ok(())
+            .map_err(QueueError::Unavailable)
+            .and_then(|deleted| deleted);
+        vec![deleted; receipt_handles.len()]
     }
 
     async fn change_visibility(

@@ -198,11 +198,18 @@ async fn invoke(
         .collect();
     // An empty identifier means "the whole batch failed", as Lambda reads it.
     let whole_batch_failed = failed.iter().any(|id| id.is_empty());
-    for message in &batch {
-        if whole_batch_failed || failed.contains(&message.message_id.as_str()) {
-            continue;
-        }
-        if let Err(e) = consumer.delete(&message.receipt_handle).await {
+    let processed: Vec<&ReceivedMessage> = batch
+        .iter()
+        .filter(|m| !whole_batch_failed && !failed.contains(&m.message_id.as_str()))
+        .collect();
+    // One request (one commit locally) for the batch, as the event source mapping does.
+    let handles: Vec<&str> = processed
+        .iter()
+        .map(|m| m.receipt_handle.as_str())
+        .collect();
+    let outcomes = consumer.delete_batch(&handles).await;
+    for (message, outcome) in processed.iter().zip(outcomes) {
+        if let Err(e) = outcome {
             warn!(message_id = %message.message_id, error = %e, "could not delete a processed message");
         }
     }
@@ -255,6 +262,49 @@ mod tests {
         ) -> Result<(), accepted_core::QueueError> {
             self.queue.change_visibility(receipt_handle, timeout).await
         }
+    }
+
+    /// Reports the first record of each batch as failed.
+    struct FailsFirst;
+
+    #[async_trait]
+    impl BatchFunction for FailsFirst {
+        fn name(&self) -> &'static str {
+            "fails-first"
+        }
+        async fn invoke(&self, event: SqsEvent, _deadline: Timestamp) -> SqsBatchResponse {
+            let mut response = SqsBatchResponse::default();
+            if let Some(first) = event.records.first() {
+                response.add_failure(first.message_id.clone().unwrap_or_default());
+            }
+            response
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_s_processed_messages_are_deleted_in_one_write_and_its_failures_kept() {
+        let db = Database::in_memory().unwrap();
+        let queue = EmbeddedQueue::new(db.clone(), "jobs", QueueSettings::default());
+        for n in 0..10 {
+            queue.send_raw(&n.to_string(), &[], None).await.unwrap();
+        }
+        let batch = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(batch.len(), 10);
+        let settings = PollerSettings {
+            batch_size: 10,
+            batch_window: Duration::ZERO,
+            max_concurrency: 1,
+            function_timeout: Duration::from_secs(10),
+            queue_arn: "arn:test".into(),
+        };
+        let before = db.writes();
+        invoke(&queue, &FailsFirst, &settings, batch).await;
+        assert_eq!(db.writes() - before, 1, "nine deletes, one commit");
+        assert_eq!(
+            queue.depth().await,
+            Ok((0, 1)),
+            "the failed one is in flight"
+        );
     }
 
     #[tokio::test]
